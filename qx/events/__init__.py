@@ -1,0 +1,23 @@
+"""Events: the base class, the registry, the wire format and the NATS plumbing."""
+
+from qx.events._base import EventMeta, IntegrationEvent, default_subject, event_meta
+from qx.events._connection import create_nats_connection
+from qx.events._envelope import Envelope, OutgoingMessage, encode_cloudevent, parse_envelope
+from qx.events._registry import EventRegistry, RegisteredEvent
+from qx.events._settings import ConsumerSettings, NatsSettings
+
+__all__ = [
+    "ConsumerSettings",
+    "Envelope",
+    "EventMeta",
+    "EventRegistry",
+    "IntegrationEvent",
+    "NatsSettings",
+    "OutgoingMessage",
+    "RegisteredEvent",
+    "create_nats_connection",
+    "default_subject",
+    "encode_cloudevent",
+    "event_meta",
+    "parse_envelope",
+]

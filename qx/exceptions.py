@@ -1,0 +1,70 @@
+"""Every exception qx raises, in one place, named after what happened.
+
+Two families matter to the worker:
+
+* ``PoisonMessageError`` — the message itself is unusable (bad JSON, unknown type, schema
+  violation, missing envelope field). Retrying cannot help, so it goes to the DLQ at once.
+* ``NonRetryableError`` — raised by a handler to say "this will never succeed"; also DLQ at once.
+
+Anything else a handler raises is treated as transient and retried with backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class QxError(Exception):
+    """Base class for qx errors."""
+
+
+class ConfigurationError(QxError):
+    """qx was set up inconsistently (a missing handler, a clashing registration, ...)."""
+
+
+class NonRetryableError(QxError):
+    """Raise from a handler when retrying cannot succeed; the message is dead-lettered at once."""
+
+
+class PoisonMessageError(QxError):
+    """A message that cannot be turned into an event. ``reason`` is a stable machine code."""
+
+    reason: str = "poison"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidJsonError(PoisonMessageError):
+    reason = "invalid_json"
+
+
+class MissingEnvelopeFieldError(PoisonMessageError):
+    reason = "missing_envelope_field"
+
+
+class UnknownEventTypeError(PoisonMessageError):
+    reason = "unknown_event_type"
+
+
+class SchemaViolationError(PoisonMessageError):
+    """The payload does not match the event's schema. ``errors`` lists each violation."""
+
+    reason = "schema_invalid"
+
+    def __init__(self, message: str, errors: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.errors = list(errors)
+
+
+class PayloadTooLargeError(QxError):
+    """Headers plus body exceed the server's max_payload.
+
+    nats-py checks only the body; an oversize message would make the server close the
+    connection for good, so qx refuses it before sending.
+    """
+
+
+class PublishError(QxError):
+    """A publish was not acknowledged by JetStream after all attempts."""

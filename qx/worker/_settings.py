@@ -1,0 +1,55 @@
+"""Worker tuning, from code or from ``QX_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RetryPolicy(BaseModel):
+    """Exponential nak delays: ``min(max_delay, base * factor ** (delivery - 1))`` seconds.
+
+    Delay is computed from the server's delivery count, so it survives worker restarts.
+    """
+
+    model_config = {"frozen": True}
+
+    max_deliver: int = Field(default=5, ge=1)
+    base_delay: float = Field(default=1.0, ge=0)
+    factor: float = Field(default=2.0, ge=1)
+    max_delay: float = Field(default=300.0, ge=0)
+
+    def delay_for(self, num_delivered: int) -> float:
+        exponent = max(num_delivered, 1) - 1
+        # Cap the exponent so huge delivery counts cannot overflow the float.
+        return float(min(self.max_delay, self.base_delay * self.factor ** min(exponent, 64)))
+
+
+class WorkerSettings(BaseSettings):
+    """Every knob of a generated worker. Env: ``QX_CONCURRENCY=16``, ``QX_MAX_DELIVER=8``, ..."""
+
+    model_config = SettingsConfigDict(env_prefix="QX_", extra="ignore")
+
+    stream: str | None = None
+    durable: str | None = None
+    concurrency: int = Field(default=8, ge=1)
+    batch: int = Field(default=64, ge=1)
+    fetch_timeout: float = Field(default=1.0, gt=0)
+    ack_wait: float = Field(default=30.0, gt=0)
+    max_deliver: int = Field(default=5, ge=1)
+    backoff_base: float = Field(default=1.0, ge=0)
+    backoff_factor: float = Field(default=2.0, ge=1)
+    backoff_max: float = Field(default=300.0, ge=0)
+    handler_timeout: float | None = Field(default=None, gt=0)
+    shutdown_timeout: float = Field(default=30.0, ge=0)
+    provision: bool = True
+    validate_payloads: bool = True
+    dlq_stream: str = "QX_DLQ"
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_deliver=self.max_deliver,
+            base_delay=self.backoff_base,
+            factor=self.backoff_factor,
+            max_delay=self.backoff_max,
+        )
