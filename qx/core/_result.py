@@ -14,7 +14,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Error:
-    """Why a handler failed. ``code`` is for machines, ``message`` for the operator reading the DLQ."""
+    """Why a handler failed: ``code`` for machines, ``message`` for whoever reads the DLQ."""
 
     code: str
     message: str

@@ -2,7 +2,9 @@
 
 from qx.events._base import EventMeta, IntegrationEvent, default_subject, event_meta
 from qx.events._connection import create_nats_connection
+from qx.events._consumer import NatsConsumer
 from qx.events._envelope import Envelope, OutgoingMessage, encode_cloudevent, parse_envelope
+from qx.events._publisher import NatsPublisher, publish_with_retry
 from qx.events._registry import EventRegistry, RegisteredEvent
 from qx.events._settings import ConsumerSettings, NatsSettings
 
@@ -12,6 +14,8 @@ __all__ = [
     "EventMeta",
     "EventRegistry",
     "IntegrationEvent",
+    "NatsConsumer",
+    "NatsPublisher",
     "NatsSettings",
     "OutgoingMessage",
     "RegisteredEvent",
@@ -20,4 +24,5 @@ __all__ = [
     "encode_cloudevent",
     "event_meta",
     "parse_envelope",
+    "publish_with_retry",
 ]

@@ -45,7 +45,7 @@ def event_meta(cls: type[IntegrationEvent]) -> EventMeta:
     version = getattr(cls, "__qx_version__", None)
     if not isinstance(event_type, str) or not event_type:
         raise ConfigurationError(
-            f"{cls.__qualname__} has no event type: set `__qx_type__ = \"domain.thing.happened\"`"
+            f'{cls.__qualname__} has no event type: set `__qx_type__ = "domain.thing.happened"`'
         )
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ConfigurationError(

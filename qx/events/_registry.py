@@ -107,7 +107,7 @@ class EventRegistry:
         )
 
     def build(self, event_type: str, version: int | None, data: Any) -> IntegrationEvent:
-        """Validate ``data`` and build the event; raises a PoisonMessageError subclass if unusable."""
+        """Validate ``data`` and build the event; raises PoisonMessageError if unusable."""
         entry = self.get(event_type, self.resolve_version(event_type, version))
         if entry.validator is not None:
             entry.validator(data)

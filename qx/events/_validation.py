@@ -26,7 +26,7 @@ def compile_validator(
 ) -> PayloadValidator:
     """Build a validator for ``schema`` (draft picked from ``$schema``, 2020-12 by default)."""
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    cls.check_schema(schema)
+    cls.check_schema(dict(schema))
     kwargs: dict[str, Any] = {"format_checker": cls.FORMAT_CHECKER}
     if resources is not None:
         kwargs["registry"] = resources

@@ -9,12 +9,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class RetryPolicy(BaseModel):
     """Exponential nak delays: ``min(max_delay, base * factor ** (delivery - 1))`` seconds.
 
-    Delay is computed from the server's delivery count, so it survives worker restarts.
+    Delay is computed from the server's delivery count, so it survives worker restarts. How
+    many deliveries are allowed is the consumer's ``max_deliver``, enforced by the server.
     """
 
     model_config = {"frozen": True}
 
-    max_deliver: int = Field(default=5, ge=1)
     base_delay: float = Field(default=1.0, ge=0)
     factor: float = Field(default=2.0, ge=1)
     max_delay: float = Field(default=300.0, ge=0)
@@ -48,7 +48,6 @@ class WorkerSettings(BaseSettings):
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
-            max_deliver=self.max_deliver,
             base_delay=self.backoff_base,
             factor=self.backoff_factor,
             max_delay=self.backoff_max,

@@ -1,0 +1,151 @@
+"""A durable JetStream pull consumer that survives outages.
+
+nats-py reconnects by itself and the same PullSubscription keeps working (facts §9), so an
+outage shows up only as fetch timeouts. A connection that is closed for good (reconnects
+exhausted, or a server ``-ERR``) is rebuilt here and the subscriptions are bound again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from qx.events._connection import create_nats_connection
+from qx.events._provision import provision
+from qx.events._settings import ConsumerSettings, NatsSettings
+
+log = logging.getLogger("qx.consumer")
+
+_REBUILD_DELAY = 1.0
+
+
+class NatsConsumer:
+    def __init__(
+        self,
+        nats: NatsSettings | None = None,
+        settings: ConsumerSettings | None = None,
+        *,
+        connection: Client | None = None,
+    ) -> None:
+        if settings is None:
+            raise TypeError("NatsConsumer needs ConsumerSettings(stream=..., durable=..., ...)")
+        self.nats_settings = nats or NatsSettings()
+        self.settings = settings
+        self._nc = connection
+        self._owns_connection = connection is None
+        self._js: JetStreamContext | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
+        self._adv_sub: JetStreamContext.PullSubscription | None = None
+        self._batch_hint = 64
+        # Read back from the server after binding: it is the source of truth when streams are
+        # managed by ops (provision=False).
+        self.max_deliver = settings.max_deliver
+        self.ack_wait = settings.ack_wait
+
+    @property
+    def nc(self) -> Client:
+        if self._nc is None:
+            raise RuntimeError("NatsConsumer is not started; call `await consumer.start()`")
+        return self._nc
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise RuntimeError("NatsConsumer is not started; call `await consumer.start()`")
+        return self._js
+
+    @property
+    def is_ready(self) -> bool:
+        return self._nc is not None and self._nc.is_connected and self._sub is not None
+
+    async def start(self, batch_hint: int = 64) -> None:
+        """Connect (if needed), provision (if enabled) and bind."""
+        self._batch_hint = batch_hint
+        if self._nc is None or self._nc.is_closed:
+            self._nc = await create_nats_connection(self.nats_settings)
+            self._owns_connection = True
+        self._js = self._nc.jetstream()
+        if self.settings.provision:
+            await provision(self._js, self.settings, batch_hint)
+        self._sub = await self._js.pull_subscribe_bind(
+            self.settings.durable, stream=self.settings.stream
+        )
+        info = await self._sub.consumer_info()
+        self.max_deliver = info.config.max_deliver or -1
+        self.ack_wait = info.config.ack_wait or self.settings.ack_wait
+        self._adv_sub = None
+        try:
+            self._adv_sub = await self._js.pull_subscribe_bind(
+                self.settings.advisory_durable, stream=self.settings.advisory_stream
+            )
+        except nats.js.errors.NotFoundError:
+            log.warning(
+                "no advisory consumer %s on %s: messages whose DLQ write fails will only be "
+                "recoverable from the source stream; enable provisioning or create it",
+                self.settings.advisory_durable,
+                self.settings.advisory_stream,
+            )
+
+    async def fetch(self, batch: int, timeout: float) -> list[Msg]:
+        """Messages, or [] on timeout (no messages, or server unreachable for now)."""
+        return await self._fetch(self._sub, batch, timeout)
+
+    async def fetch_advisories(self, batch: int, timeout: float) -> list[Msg]:
+        if self._adv_sub is None:
+            await asyncio.sleep(timeout)
+            return []
+        return await self._fetch(self._adv_sub, batch, timeout)
+
+    @property
+    def has_advisories(self) -> bool:
+        return self._adv_sub is not None
+
+    async def _fetch(
+        self, sub: JetStreamContext.PullSubscription | None, batch: int, timeout: float
+    ) -> list[Msg]:
+        if sub is None:
+            raise RuntimeError("NatsConsumer is not started; call `await consumer.start()`")
+        try:
+            return await sub.fetch(batch, timeout=timeout)
+        except nats.errors.TimeoutError:
+            return []
+        except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+            await self._rebuild()
+            return []
+
+    async def _rebuild(self) -> None:
+        """The connection is closed for good: make a new one and bind again, until it works."""
+        if not self._owns_connection:
+            raise nats.errors.ConnectionClosedError
+        while True:
+            log.warning("nats connection closed; rebuilding it and re-binding the consumer")
+            try:
+                self._nc = None
+                await self.start(self._batch_hint)
+                return
+            except Exception as exc:  # any failure here is retried: the worker must not die
+                log.warning("rebuild failed (%s: %s); retrying", type(exc).__name__, exc)
+                await asyncio.sleep(_REBUILD_DELAY)
+
+    async def close(self) -> None:
+        """Flush pending acks, then close the connection (if we opened it).
+
+        Not ``drain()``: it waits for each subscription's pending queue to empty, and a pull
+        subscription's queue only empties by fetching, so a message that arrived after the last
+        fetch timed out would hold it for the whole drain timeout. Such a message is simply
+        redelivered after ack_wait.
+        """
+        nc = self._nc
+        if nc is None or nc.is_closed:
+            return
+        try:
+            await nc.flush(timeout=5)
+        except Exception as exc:
+            log.warning("flush before close failed (%s: %s)", type(exc).__name__, exc)
+        if self._owns_connection:
+            await nc.close()

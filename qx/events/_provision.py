@@ -1,0 +1,102 @@
+"""Idempotent creation of the streams and consumers a worker needs.
+
+Safe to run on every start by every replica. Switch it off (``provision=False``) when streams
+are managed by ops; the worker then only binds and fails fast if something is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
+
+from qx.events._settings import ConsumerSettings
+
+log = logging.getLogger("qx.provision")
+
+# Enough to keep the pipeline full even with a large prefetch; see facts §8.
+DEFAULT_MAX_ACK_PENDING = 1000
+
+
+async def ensure_stream(
+    js: JetStreamContext, name: str, subjects: list[str], *, max_age: float
+) -> None:
+    """Create the stream, or add missing subjects to an existing one. Never removes subjects."""
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        await js.add_stream(
+            StreamConfig(
+                name=name,
+                subjects=subjects,
+                retention=RetentionPolicy.LIMITS,
+                storage=StorageType.FILE,
+                max_age=max_age,
+                duplicate_window=120.0,
+            )
+        )
+        log.info("created stream %s for %s", name, ", ".join(subjects))
+        return
+    existing = list(info.config.subjects or [])
+    missing = [s for s in subjects if s not in existing]
+    if missing:
+        info.config.subjects = existing + missing
+        await js.update_stream(info.config)
+        log.info("added subjects %s to stream %s", ", ".join(missing), name)
+
+
+async def ensure_consumer(js: JetStreamContext, s: ConsumerSettings, batch: int) -> None:
+    """Create or update the durable pull consumer (explicit ack, no backoff list)."""
+    max_ack_pending = s.max_ack_pending or max(DEFAULT_MAX_ACK_PENDING, 4 * batch)
+    subjects = sorted(set(s.subjects))
+    config = ConsumerConfig(
+        durable_name=s.durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=s.ack_wait,
+        max_deliver=s.max_deliver,
+        max_ack_pending=max_ack_pending,
+        **(
+            {"filter_subject": subjects[0]} if len(subjects) == 1 else {"filter_subjects": subjects}
+        ),
+    )
+    await js.add_consumer(s.stream, config)
+
+
+async def ensure_dlq(js: JetStreamContext, s: ConsumerSettings) -> None:
+    """The DLQ stream, the advisory capture stream, and this worker's advisory consumer.
+
+    Advisories are kept in their own stream so a broken DLQ stream cannot also lose the
+    max-deliveries advisory that lets us rebuild the record later (facts §2).
+    """
+    await ensure_stream(js, s.dlq_stream, [f"{s.dlq_subject_prefix}.>"], max_age=s.dlq_max_age)
+    try:
+        await ensure_stream(js, s.advisory_stream, [s.advisory_subject], max_age=s.dlq_max_age)
+    except BadRequestError as exc:
+        # Overlapping subjects: an ops-managed stream already captures these advisories.
+        log.warning("advisory stream %s not changed: %s", s.advisory_stream, exc)
+    await js.add_consumer(
+        s.advisory_stream,
+        ConsumerConfig(
+            durable_name=s.advisory_durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            filter_subject=s.advisory_subject,
+            ack_wait=30.0,
+        ),
+    )
+
+
+async def provision(js: JetStreamContext, s: ConsumerSettings, batch: int) -> None:
+    await ensure_stream(js, s.stream, s.stream_subjects or s.subjects, max_age=s.stream_max_age)
+    await ensure_consumer(js, s, batch)
+    await ensure_dlq(js, s)

@@ -1,0 +1,34 @@
+"""Hand-written events for runtime tests (the generator has its own tests)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from qx.events import IntegrationEvent
+
+ORDER_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["order_id", "total"],
+    "properties": {
+        "order_id": {"type": "string", "minLength": 1},
+        "total": {"type": "number", "minimum": 0},
+    },
+    "additionalProperties": False,
+}
+
+
+class OrderPlaced(IntegrationEvent):
+    __qx_type__: ClassVar[str] = "orders.order.placed"
+    __qx_version__: ClassVar[int] = 1
+
+    order_id: str
+    total: float
+
+
+class UserRegistered(IntegrationEvent):
+    __qx_type__: ClassVar[str] = "identity.user.registered"
+    __qx_version__: ClassVar[int] = 1
+
+    user_id: str
+    email: str

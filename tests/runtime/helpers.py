@@ -1,0 +1,30 @@
+"""Small helpers shared by the real-server tests."""
+
+from __future__ import annotations
+
+from nats.aio.client import Client
+
+from qx.dlq import DlqRecord, parse_record
+from qx.events import IntegrationEvent, NatsPublisher, event_meta
+
+
+async def publish(nc: Client, prefix: str, event: IntegrationEvent, **kwargs: str) -> str:
+    """Publish through the real publisher onto ``<prefix>.<default subject>``; returns the id."""
+    publisher = NatsPublisher(nc, source="tests")
+    subject = f"{prefix}.{event_meta(type(event)).subject}"
+    event_id = kwargs.pop("event_id", None)
+    ack = await publisher.publish(event, subject=subject, event_id=event_id, **kwargs)
+    assert ack.seq
+    return event_id or ""
+
+
+async def dlq_records(nc: Client, dlq_stream: str) -> list[DlqRecord]:
+    js = nc.jetstream()
+    info = await js.stream_info(dlq_stream)
+    records = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        if info.state.messages == 0:
+            break
+        raw = await js.get_msg(dlq_stream, seq)
+        records.append(parse_record(seq, raw.headers, raw.data))
+    return records
