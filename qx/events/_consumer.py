@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from qx.events._connection import create_nats_connection
-from qx.events._provision import provision
+from qx.events._provision import find_advisory_stream, provision
 from qx.events._settings import ConsumerSettings, NatsSettings
 
 log = logging.getLogger("qx.consumer")
@@ -70,8 +70,11 @@ class NatsConsumer:
             self._nc = await create_nats_connection(self.nats_settings)
             self._owns_connection = True
         self._js = self._nc.jetstream()
+        advisory_stream: str | None
         if self.settings.provision:
-            await provision(self._js, self.settings, batch_hint)
+            advisory_stream = await provision(self._js, self.settings, batch_hint)
+        else:
+            advisory_stream = await find_advisory_stream(self._js, self.settings)
         self._sub = await self._js.pull_subscribe_bind(
             self.settings.durable, stream=self.settings.stream
         )
@@ -80,15 +83,17 @@ class NatsConsumer:
         self.ack_wait = info.config.ack_wait or self.settings.ack_wait
         self._adv_sub = None
         try:
+            if advisory_stream is None:
+                raise nats.js.errors.NotFoundError
             self._adv_sub = await self._js.pull_subscribe_bind(
-                self.settings.advisory_durable, stream=self.settings.advisory_stream
+                self.settings.advisory_durable, stream=advisory_stream
             )
         except nats.js.errors.NotFoundError:
             log.warning(
-                "no advisory consumer %s on %s: messages whose DLQ write fails will only be "
-                "recoverable from the source stream; enable provisioning or create it",
+                "no advisory consumer %s capturing %s: messages whose DLQ write fails will only "
+                "be recoverable from the source stream; enable provisioning or create it",
                 self.settings.advisory_durable,
-                self.settings.advisory_stream,
+                self.settings.advisory_subject,
             )
 
     async def fetch(self, batch: int, timeout: float) -> list[Msg]:

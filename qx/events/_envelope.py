@@ -28,9 +28,10 @@ from qx.events._headers import decode_value, encode_value, lower_keys
 from qx.exceptions import InvalidJsonError, MissingEnvelopeFieldError
 
 CE_SPECVERSION = "1.0"
-_TYPE_VERSION = re.compile(r"^(?P<type>.+)\.v(?P<version>\d+)$")
-_SCHEMA_VERSION = re.compile(r"(?:^|[/:._-])v?(?P<version>\d+)(?:\.json|\.ya?ml)?$")
-_SUBJECT_VERSION = re.compile(r"\.v(?P<version>\d+)$")
+_TYPE_VERSION = re.compile(r"^(?P<type>.+)\.v(?P<version>[0-9]{1,9})$")
+_SCHEMA_VERSION = re.compile(r"(?:^|[/:._-])v?(?P<version>[0-9]{1,9})(?:\.json|\.ya?ml)?$")
+_SUBJECT_VERSION = re.compile(r"\.v(?P<version>[0-9]{1,9})$")
+_ASCII_INT = re.compile(r"^[0-9]{1,9}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,7 @@ def _split_version(raw_type: str, h: Mapping[str, str], subject: str) -> tuple[s
     m = _TYPE_VERSION.match(raw_type)
     event_type = m.group("type") if m else raw_type
     if explicit is not None:
-        if not explicit.isdigit():
+        if not _ASCII_INT.match(explicit):
             raise MissingEnvelopeFieldError(f"ce-qxversion must be an integer, got {explicit!r}")
         return event_type, int(explicit)
     if m:
@@ -168,7 +169,7 @@ def _qx_from_doc(h: Mapping[str, str], doc: dict[str, Any]) -> Envelope:
     raw_version = pick("qx.event_version", "event_version")
     version: int | None = None
     if raw_version is not None:
-        if not raw_version.isdigit():
+        if not _ASCII_INT.match(raw_version):
             raise MissingEnvelopeFieldError(
                 f"Qx envelope event_version must be an integer, got {raw_version!r}"
             )

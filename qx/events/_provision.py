@@ -25,6 +25,7 @@ log = logging.getLogger("qx.provision")
 
 # Enough to keep the pipeline full even with a large prefetch; see facts §8.
 DEFAULT_MAX_ACK_PENDING = 1000
+_SUBJECTS_OVERLAP = 10065
 
 
 async def ensure_stream(
@@ -72,20 +73,25 @@ async def ensure_consumer(js: JetStreamContext, s: ConsumerSettings, batch: int)
     await js.add_consumer(s.stream, config)
 
 
-async def ensure_dlq(js: JetStreamContext, s: ConsumerSettings) -> None:
+async def ensure_dlq(js: JetStreamContext, s: ConsumerSettings) -> str:
     """The DLQ stream, the advisory capture stream, and this worker's advisory consumer.
 
     Advisories are kept in their own stream so a broken DLQ stream cannot also lose the
-    max-deliveries advisory that lets us rebuild the record later (facts §2).
+    max-deliveries advisory that lets us rebuild the record later (facts §2). Returns the name
+    of the stream that captures our advisories: if another stream already does (ops-managed,
+    or an earlier configuration), that one is used rather than failing on overlapping subjects.
     """
     await ensure_stream(js, s.dlq_stream, [f"{s.dlq_subject_prefix}.>"], max_age=s.dlq_max_age)
+    advisory_stream = s.advisory_stream
     try:
-        await ensure_stream(js, s.advisory_stream, [s.advisory_subject], max_age=s.dlq_max_age)
+        await ensure_stream(js, advisory_stream, [s.advisory_subject], max_age=s.dlq_max_age)
     except BadRequestError as exc:
-        # Overlapping subjects: an ops-managed stream already captures these advisories.
-        log.warning("advisory stream %s not changed: %s", s.advisory_stream, exc)
+        if exc.err_code != _SUBJECTS_OVERLAP:
+            raise
+        advisory_stream = await js.find_stream_name_by_subject(s.advisory_subject)
+        log.info("advisories for %s are captured by stream %s", s.durable, advisory_stream)
     await js.add_consumer(
-        s.advisory_stream,
+        advisory_stream,
         ConsumerConfig(
             durable_name=s.advisory_durable,
             ack_policy=AckPolicy.EXPLICIT,
@@ -94,9 +100,19 @@ async def ensure_dlq(js: JetStreamContext, s: ConsumerSettings) -> None:
             ack_wait=30.0,
         ),
     )
+    return advisory_stream
 
 
-async def provision(js: JetStreamContext, s: ConsumerSettings, batch: int) -> None:
+async def find_advisory_stream(js: JetStreamContext, s: ConsumerSettings) -> str | None:
+    """Where our advisories are captured, when provisioning is off."""
+    try:
+        return await js.find_stream_name_by_subject(s.advisory_subject)
+    except NotFoundError:
+        return None
+
+
+async def provision(js: JetStreamContext, s: ConsumerSettings, batch: int) -> str:
+    """Everything a worker needs; returns the advisory stream's name (see ``ensure_dlq``)."""
     await ensure_stream(js, s.stream, s.stream_subjects or s.subjects, max_age=s.stream_max_age)
     await ensure_consumer(js, s, batch)
-    await ensure_dlq(js, s)
+    return await ensure_dlq(js, s)
