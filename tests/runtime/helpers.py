@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+import nats.js.errors
 from nats.aio.client import Client
 
 from qx.dlq import DlqRecord, parse_record
@@ -28,3 +32,18 @@ async def dlq_records(nc: Client, dlq_stream: str) -> list[DlqRecord]:
         raw = await js.get_msg(dlq_stream, seq)
         records.append(parse_record(seq, raw.headers, raw.data))
     return records
+
+
+async def wait_for_dlq(
+    nc: Client, dlq_stream: str, count: int = 1, timeout: float = 15.0
+) -> list[DlqRecord]:
+    """Poll the DLQ stream (which no test consumer reads) until ``count`` records are there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            records = await dlq_records(nc, dlq_stream)
+        except nats.js.errors.NotFoundError:
+            records = []
+        if len(records) >= count or time.monotonic() > deadline:
+            return records
+        await asyncio.sleep(0.1)

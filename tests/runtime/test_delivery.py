@@ -17,7 +17,7 @@ from qx.exceptions import NonRetryableError
 from qx.testing import WorkerHarness
 from tests.runtime.conftest import Names, WorkerFactory
 from tests.runtime.events import OrderPlaced, UserRegistered
-from tests.runtime.helpers import dlq_records, publish
+from tests.runtime.helpers import dlq_records, publish, wait_for_dlq
 
 pytestmark = pytest.mark.nats
 
@@ -203,11 +203,7 @@ async def test_dlq_unavailable_on_final_attempt_message_is_recovered_via_advisor
         from qx.events._provision import ensure_dlq
 
         await ensure_dlq(js, worker.consumer.settings)
-        records = []
-        deadline = time.monotonic() + 15
-        while not records and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)  # polling a stream we don't consume; bounded
-            records = await dlq_records(nc, names.dlq_stream)
+        records = await wait_for_dlq(nc, names.dlq_stream)
     assert dlq_gone.is_set()
     (record,) = records
     assert record.origin == "advisory"
