@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 from qx.events._connection import create_nats_connection
 from qx.events._provision import find_advisory_stream, provision
 from qx.events._settings import ConsumerSettings, NatsSettings
+from qx.exceptions import ConfigurationError
 
 log = logging.getLogger("qx.consumer")
 
@@ -75,10 +76,17 @@ class NatsConsumer:
             advisory_stream = await provision(self._js, self.settings, batch_hint)
         else:
             advisory_stream = await find_advisory_stream(self._js, self.settings)
+        try:
+            info = await self._js.consumer_info(self.settings.stream, self.settings.durable)
+        except nats.js.errors.NotFoundError as exc:
+            raise ConfigurationError(
+                f"consumer {self.settings.durable} on stream {self.settings.stream} does not "
+                f"exist ({exc.description}); provisioning is off, so create it (explicit ack, "
+                "no backoff list) or enable provisioning (QX_PROVISION=true)"
+            ) from None
         self._sub = await self._js.pull_subscribe_bind(
             self.settings.durable, stream=self.settings.stream
         )
-        info = await self._sub.consumer_info()
         self.max_deliver = info.config.max_deliver or -1
         self.ack_wait = info.config.ack_wait or self.settings.ack_wait
         self._adv_sub = None

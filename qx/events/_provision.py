@@ -48,11 +48,31 @@ async def ensure_stream(
         log.info("created stream %s for %s", name, ", ".join(subjects))
         return
     existing = list(info.config.subjects or [])
-    missing = [s for s in subjects if s not in existing]
+    missing = [s for s in subjects if not any(subject_covers(e, s) for e in existing)]
     if missing:
         info.config.subjects = existing + missing
         await js.update_stream(info.config)
         log.info("added subjects %s to stream %s", ", ".join(missing), name)
+
+
+def subject_covers(pattern: str, subject: str) -> bool:
+    """Whether NATS subject ``pattern`` (with ``*`` and ``>``) matches every subject that
+    ``subject`` (itself possibly a wildcard) matches: adding a covered subject would only make
+    the server refuse the update as overlapping."""
+    p_tokens, s_tokens = pattern.split("."), subject.split(".")
+    for i, p in enumerate(p_tokens):
+        if p == ">":
+            return i < len(s_tokens)
+        if i >= len(s_tokens):
+            return False
+        t = s_tokens[i]
+        if p == "*":
+            if t == ">":
+                return False
+            continue
+        if p != t:
+            return False
+    return len(p_tokens) == len(s_tokens)
 
 
 async def ensure_consumer(js: JetStreamContext, s: ConsumerSettings, batch: int) -> None:

@@ -10,6 +10,7 @@ from nats.aio.client import Client
 from qx.core import Result
 from qx.cqrs import integration_event_handler
 from qx.events._provision import provision
+from qx.exceptions import ConfigurationError
 from qx.testing import WorkerHarness
 from tests.runtime.conftest import Names, WorkerFactory
 from tests.runtime.events import OrderPlaced
@@ -73,3 +74,26 @@ async def test_closed_connection_is_rebuilt_and_consumer_rebound(
         assert worker.consumer.nc is not old
         assert worker.is_ready
     assert handled == ["before", "after"]
+
+
+async def test_provisioning_off_with_missing_consumer_fails_with_a_clear_error(
+    make_worker: WorkerFactory, names: Names
+) -> None:
+    worker = make_worker([], consumer_overrides={"provision": False})
+    with pytest.raises(ConfigurationError, match="provisioning is off"):
+        await worker.run()
+
+
+async def test_provisioning_is_idempotent_and_respects_wider_existing_subjects(
+    nc: Client, names: Names
+) -> None:
+    js = nc.jetstream()
+    await js.add_stream(name=names.stream, subjects=[f"{names.prefix}.>"])  # ops-made, wide
+    settings = names.consumer_settings(subjects=[f"{names.prefix}.orders.order.placed.v1"])
+    for _ in range(2):
+        await provision(js, settings, batch=8)
+    info = await js.stream_info(names.stream)
+    assert info.config.subjects == [f"{names.prefix}.>"]
+    consumer = await js.consumer_info(names.stream, names.durable)
+    assert consumer.config.max_deliver == 3
+    assert not consumer.config.backoff
