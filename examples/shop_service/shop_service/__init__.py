@@ -1,0 +1,1 @@
+"""shop-service: an event worker built with qx."""

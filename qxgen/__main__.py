@@ -1,0 +1,3 @@
+from qxgen.cli import main
+
+main()

@@ -1,0 +1,445 @@
+"""Resolving every ``$ref`` and bundling each event schema into one self-contained document.
+
+``referencing`` does the resolution (relative to ``$id`` and, as a fallback, relative to the
+file). Every referenced subschema becomes one named entry of a global ``$defs`` table and
+every ``$ref`` is rewritten to ``#/$defs/<Name>``; that gives both
+
+* the self-contained, draft 2020-12 schema of each event (its body plus the ``$defs`` it
+  reaches), which the runtime validates raw payloads against, and
+* one document for datamodel-code-generator in which shared definitions are their own models.
+
+draft-07 sources are normalised to 2020-12 on the way (``items`` arrays, ``dependencies``,
+``$ref`` siblings).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
+
+from qxgen._loader import DRAFT_2020_12, SchemaFile, dialect_of, load_schema_file, parse_document
+from qxgen._naming import pascal_case
+from qxgen.errors import RefError, SchemaError
+
+# Keywords whose value is a schema, a list of schemas or a map of schemas (draft 2020-12 and 07).
+_ONE = (
+    "additionalProperties",
+    "additionalItems",
+    "items",
+    "contains",
+    "propertyNames",
+    "not",
+    "if",
+    "then",
+    "else",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contentSchema",
+)
+_MANY = ("allOf", "anyOf", "oneOf", "prefixItems")
+_MAP = ("properties", "patternProperties", "dependentSchemas", "$defs", "definitions")
+# Dropped from bundled output: identifiers and containers made meaningless by the rewrite.
+_DROP = frozenset(
+    {
+        "$id",
+        "$schema",
+        "$defs",
+        "definitions",
+        "$anchor",
+        "$dynamicAnchor",
+        "$recursiveAnchor",
+        "$vocabulary",
+        "$comment",
+    }
+)
+_LEGACY_DRAFTS = ("draft-07", "draft-06", "draft-04")
+
+
+class _Refused(Exception):
+    """Raised inside retrieval; turned into a RefError with the referring location."""
+
+
+@dataclass(slots=True)
+class _Target:
+    name: str
+    file: SchemaFile
+    pointer: str
+    body: Any = None
+    deps: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """The rewritten definitions (name -> schema) and which names each one references."""
+
+    definitions: dict[str, Any]
+    deps: dict[str, list[str]]
+
+    def closure(self, name: str) -> list[str]:
+        seen: list[str] = []
+        stack = [name]
+        while stack:
+            current = stack.pop()
+            for dep in self.deps.get(current, []):
+                if dep not in seen and dep != name:
+                    seen.append(dep)
+                    stack.append(dep)
+        return sorted(seen)
+
+    def standalone(self, name: str) -> dict[str, Any]:
+        """The self-contained draft 2020-12 schema of ``name`` (refs only into its ``$defs``)."""
+        body = self.definitions[name]
+        schema: dict[str, Any] = {"$schema": DRAFT_2020_12, **body}
+        defs = {dep: self.definitions[dep] for dep in self.closure(name)}
+        if name in self.deps.get(name, []) or any(name in self.deps[d] for d in defs):
+            defs[name] = body
+            defs = dict(sorted(defs.items()))
+        if defs:
+            schema["$defs"] = defs
+        return schema
+
+
+class Bundler:
+    def __init__(
+        self,
+        files: list[SchemaFile],
+        root: Path,
+        display_root: str,
+        *,
+        allow_remote: bool = False,
+        allow_outside: bool = False,
+    ) -> None:
+        self._root = root.resolve()
+        self._display_root = display_root
+        self._allow_remote = allow_remote
+        self._allow_outside = allow_outside
+        self._by_uri: dict[str, SchemaFile] = {f.uri: f for f in files}
+        self._index: dict[int, tuple[SchemaFile, str]] = {}
+        self._id_roots: list[tuple[str, Path]] = []
+        self.external: list[SchemaFile] = []
+        registry: referencing.Registry[Any] = referencing.Registry(retrieve=self._retrieve)  # type: ignore[call-arg]
+        for file in files:
+            self._index_file(file)
+            registry = registry.with_resource(file.uri, self._resource(file.contents))
+        self._registry = registry.crawl()
+        self._targets: dict[int, _Target] = {}
+        self._resolvers: dict[int, referencing._core.Resolver[Any]] = {}
+        self._names: set[str] = set()
+
+    # -- public -------------------------------------------------------------------------------
+
+    def reserve(self, name: str) -> None:
+        self._names.add(name)
+
+    def add_root(self, file: SchemaFile, name: str) -> None:
+        """Register ``file``'s root schema under ``name`` (an event class)."""
+        self._names.add(name)
+        self._targets[id(file.contents)] = _Target(name, file, "")
+
+    def bundle(self) -> Bundle:
+        pending = [t for t in self._targets.values() if t.body is None]
+        while pending:
+            for target in pending:
+                self._build(target)
+            pending = [t for t in self._targets.values() if t.body is None]
+        ordered = sorted(self._targets.values(), key=lambda t: t.name)
+        return Bundle(
+            definitions={t.name: t.body for t in ordered},
+            deps={t.name: sorted(set(t.deps)) for t in ordered},
+        )
+
+    # -- resolution ---------------------------------------------------------------------------
+
+    def _resource(self, contents: Any) -> referencing.Resource[Any]:
+        spec = referencing.jsonschema.specification_with(
+            dialect_of(contents), default=referencing.jsonschema.DRAFT202012
+        )
+        return spec.create_resource(contents)
+
+    def _index_file(self, file: SchemaFile) -> None:
+        for obj, ptr in _subschemas(file.contents, ""):
+            self._index.setdefault(id(obj), (file, ptr))
+        contents = file.contents
+        if isinstance(contents, dict) and isinstance(contents.get("$id"), str):
+            absolute = urldefrag(urljoin(file.uri, contents["$id"])).url
+            # An $id mirroring the file's place (…/orders/placed.json for orders/placed.json)
+            # tells where the schema set's base is, so refs against $ids of files that do not
+            # declare one still find them.
+            if absolute.endswith("/" + file.rel) and file.path.is_relative_to(self._root):
+                self._id_roots.append((absolute[: -len(file.rel)], self._root))
+
+    def _retrieve(self, uri: str) -> referencing.Resource[Any]:
+        for prefix, base in self._id_roots:
+            if uri.startswith(prefix):
+                candidate = (base / unquote(uri[len(prefix) :])).resolve()
+                local = self._by_uri.get(candidate.as_uri())
+                if local is not None:
+                    return self._resource(local.contents)
+        scheme = urlsplit(uri).scheme
+        if scheme == "file":
+            path = Path(urllib.request.url2pathname(urlsplit(uri).path)).resolve()
+            if not path.is_relative_to(self._root) and not self._allow_outside:
+                raise _Refused(
+                    f"{path} is outside the schemas directory {self._display_root}; move it in "
+                    "or pass --allow-external-refs"
+                )
+            if not path.is_file():
+                raise _Refused(f"no such schema file: {path}")
+            return self._resource(self._load_extra(path).contents)
+        if scheme in ("http", "https"):
+            if not self._allow_remote:
+                raise _Refused(
+                    "remote refs are refused: copy the schema into the schemas directory "
+                    "(or pass --allow-remote-refs)"
+                )
+            with urllib.request.urlopen(uri, timeout=10) as response:
+                raw = response.read()
+            contents = parse_document(raw, PurePosixPath(urlsplit(uri).path).suffix, uri)
+            file = SchemaFile(Path(uri), uri, uri, uri, contents, "")
+            self._index_file(file)
+            self.external.append(file)
+            return self._resource(contents)
+        raise _Refused(f"cannot retrieve {uri!r}: not a file of the schemas directory")
+
+    def _load_extra(self, path: Path) -> SchemaFile:
+        existing = self._by_uri.get(path.as_uri())
+        if existing is not None:
+            return existing
+        file = load_schema_file(path, self._root, self._display_root)
+        self._by_uri[file.uri] = file
+        self._index_file(file)
+        self.external.append(file)
+        return file
+
+    def _lookup(
+        self, ref: str, resolver: referencing._core.Resolver[Any], file: SchemaFile, at: str
+    ) -> referencing._core.Resolved[Any]:
+        try:
+            return resolver.lookup(ref)
+        except _Refused as exc:
+            raise RefError(file.display, at, f"$ref {ref!r}: {exc}") from None
+        except referencing.exceptions.Unresolvable as first:
+            # Fall back to resolving relative to the file itself (the $id may not mirror it).
+            if urlsplit(ref).scheme == "":
+                try:
+                    return self._registry.resolver(base_uri=file.uri).lookup(ref)
+                except (referencing.exceptions.Unresolvable, _Refused):
+                    pass
+            cause = first.__cause__ or first.__context__
+            if isinstance(cause, _Refused):
+                raise RefError(file.display, at, f"$ref {ref!r}: {cause}") from None
+            raise RefError(file.display, at, f"$ref {ref!r} cannot be resolved") from None
+
+    def _target_for(
+        self, resolved: referencing._core.Resolved[Any], ref: str, file: SchemaFile, at: str
+    ) -> _Target:
+        contents = resolved.contents
+        found = self._targets.get(id(contents))
+        if found is not None:
+            return found
+        origin = self._index.get(id(contents))
+        if origin is None:
+            raise RefError(file.display, at, f"$ref {ref!r} points inside a non-schema value")
+        target_file, ptr = origin
+        target = _Target(self._name_for(target_file, ptr), target_file, ptr)
+        self._targets[id(contents)] = target
+        self._resolvers[id(contents)] = resolved.resolver
+        return target
+
+    def _name_for(self, file: SchemaFile, ptr: str) -> str:
+        stem = PurePosixPath(file.rel).stem
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in ptr.split("/")[1:]]
+        if not parts:
+            candidates = [pascal_case(stem)]
+        elif len(parts) == 2 and parts[0] in ("$defs", "definitions"):
+            candidates = [pascal_case(parts[1])]
+        else:
+            candidates = [pascal_case(" ".join([stem, *parts]))]
+        folders = " ".join(PurePosixPath(file.rel).parent.parts)
+        candidates.append(pascal_case(f"{folders} {stem} {' '.join(parts)}"))
+        for candidate in candidates:
+            if candidate not in self._names:
+                self._names.add(candidate)
+                return candidate
+        base, n = candidates[-1], 2
+        while f"{base}{n}" in self._names:
+            n += 1
+        self._names.add(f"{base}{n}")
+        return f"{base}{n}"
+
+    # -- rewriting ----------------------------------------------------------------------------
+
+    def _build(self, target: _Target) -> None:
+        contents = _get_pointer(target.file.contents, target.pointer)
+        resolver = self._resolvers.pop(id(contents), None)
+        if resolver is None:  # an event root: start at the file, then enter its $id
+            resolver = self._registry.resolver(base_uri=target.file.uri)
+            if isinstance(contents, dict) and "$id" in contents:
+                resolver = resolver.in_subresource(self._resource(contents))
+        legacy = dialect_of(target.file.contents).rstrip("#/").endswith(_LEGACY_DRAFTS)
+        deps: list[str] = []
+        target.body = {}  # marks it as in progress (a recursive ref finds the name already)
+        target.body = self._rewrite(
+            contents, resolver, target.file, target.pointer, legacy, deps, entered=True
+        )
+        target.deps = deps
+
+    def _rewrite(
+        self,
+        node: Any,
+        resolver: referencing._core.Resolver[Any],
+        file: SchemaFile,
+        at: str,
+        legacy: bool,
+        deps: list[str],
+        *,
+        entered: bool = False,
+    ) -> Any:
+        if not isinstance(node, dict):
+            return node
+        if "$id" in node and not entered:
+            resolver = resolver.in_subresource(self._resource(node))
+        out: dict[str, Any] = {}
+        ref_key = next((k for k in ("$ref", "$dynamicRef", "$recursiveRef") if k in node), None)
+        if ref_key is not None:
+            ref = node[ref_key]
+            if not isinstance(ref, str):
+                raise SchemaError(file.display, f"{at}/{ref_key}", "$ref must be a string")
+            target = self._ref_to(ref, resolver, file, f"{at}/{ref_key}", deps)
+            bare = legacy or all(k in _DROP or k == ref_key for k in node)
+            if isinstance(target, bool):
+                if bare:
+                    return target  # a $ref to `true`/`false` is that boolean schema
+                out["allOf"] = [target]
+            else:
+                out["$ref"] = target
+            if legacy:
+                return out  # draft-07 ignores the siblings of $ref
+        if legacy and isinstance(node.get("items"), list):
+            node = dict(node)
+            node["prefixItems"] = node.pop("items")
+            if "additionalItems" in node:
+                node["items"] = node.pop("additionalItems")
+        elif "additionalItems" in node and not isinstance(node.get("prefixItems"), list):
+            node = {k: v for k, v in node.items() if k != "additionalItems"}
+        for key, value in node.items():
+            if key in _DROP or key in ("$ref", "$dynamicRef", "$recursiveRef"):
+                continue
+            here = f"{at}/{_escape(key)}"
+            if key in _ONE:
+                out[key] = self._rewrite(value, resolver, file, here, legacy, deps)
+            elif key == "allOf" and isinstance(value, list) and "allOf" in out:
+                out[key] = [
+                    *out[key],
+                    *(
+                        self._rewrite(v, resolver, file, f"{here}/{i}", legacy, deps)
+                        for i, v in enumerate(value)
+                    ),
+                ]
+            elif key in _MANY and isinstance(value, list):
+                out[key] = [
+                    self._rewrite(v, resolver, file, f"{here}/{i}", legacy, deps)
+                    for i, v in enumerate(value)
+                ]
+            elif key in _MAP and isinstance(value, dict):
+                out[key] = {
+                    k: self._rewrite(v, resolver, file, f"{here}/{_escape(k)}", legacy, deps)
+                    for k, v in value.items()
+                }
+            elif key == "dependencies" and isinstance(value, dict):
+                required = {k: v for k, v in value.items() if isinstance(v, list)}
+                schemas = {
+                    k: self._rewrite(v, resolver, file, f"{here}/{_escape(k)}", legacy, deps)
+                    for k, v in value.items()
+                    if not isinstance(v, list)
+                }
+                if required:
+                    out["dependentRequired"] = required
+                if schemas:
+                    out["dependentSchemas"] = schemas
+            elif key == "discriminator" and isinstance(value, dict):
+                out[key] = self._rewrite_discriminator(value, resolver, file, here, deps)
+            else:
+                out[key] = value
+        return out
+
+    def _rewrite_discriminator(
+        self,
+        value: dict[str, Any],
+        resolver: referencing._core.Resolver[Any],
+        file: SchemaFile,
+        at: str,
+        deps: list[str],
+    ) -> dict[str, Any]:
+        mapping = value.get("mapping")
+        if not isinstance(mapping, dict):
+            return value
+        rewritten = {
+            k: self._ref_to(v, resolver, file, f"{at}/mapping/{_escape(k)}", deps)
+            if isinstance(v, str)
+            else v
+            for k, v in mapping.items()
+        }
+        return {**value, "mapping": rewritten}
+
+    def _ref_to(
+        self,
+        ref: str,
+        resolver: referencing._core.Resolver[Any],
+        file: SchemaFile,
+        at: str,
+        deps: list[str],
+    ) -> str | bool:
+        resolved = self._lookup(ref, resolver, file, at)
+        if isinstance(resolved.contents, bool):
+            return resolved.contents
+        target = self._target_for(resolved, ref, file, at)
+        deps.append(target.name)
+        return f"#/$defs/{target.name}"
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _get_pointer(document: Any, ptr: str) -> Any:
+    node = document
+    for part in ptr.split("/")[1:]:
+        key = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return node
+
+
+def _subschemas(node: Any, at: str) -> Iterator[tuple[Any, str]]:
+    """Every schema object inside ``node`` with its pointer (not values of enum, const, ...)."""
+    if not isinstance(node, dict):
+        return
+    yield node, at
+    for key, value in node.items():
+        here = f"{at}/{_escape(key)}"
+        if key in _ONE:
+            if isinstance(value, list):
+                for i, v in enumerate(value):
+                    yield from _subschemas(v, f"{here}/{i}")
+            else:
+                yield from _subschemas(value, here)
+        elif key in _MANY and isinstance(value, list):
+            for i, v in enumerate(value):
+                yield from _subschemas(v, f"{here}/{i}")
+        elif key in (*_MAP, "dependencies") and isinstance(value, dict):
+            for k, v in value.items():
+                yield from _subschemas(v, f"{here}/{_escape(k)}")
+
+
+def dumps(schema: Any) -> str:
+    """Stable JSON text of a bundled schema (author key order, 2-space indent, final newline)."""
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

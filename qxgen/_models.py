@@ -1,0 +1,198 @@
+"""``events.py``: pydantic v2 models from the bundled schemas, via datamodel-code-generator.
+
+One ``generate()`` call renders every model (shared definitions and events) from a single
+document whose ``$defs`` are the bundle's definitions. Event models get
+``qx.events.IntegrationEvent`` as their base class (``base_class_map``); their wire identity
+(``__qx_type__`` and friends) is then inserted right after the class docstring, at a place
+found with ``ast`` rather than by searching text.
+
+What goes to datamodel-code-generator is a *presentation* copy of the schemas: descriptions
+wrapped and stripped of control characters, titles, examples and ``x-`` keys dropped. The
+runtime validates against the untouched bundled schema.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import textwrap
+from dataclasses import dataclass
+from typing import Any
+
+import datamodel_code_generator as dcg
+from datamodel_code_generator.enums import DataModelType, InputFileType
+from datamodel_code_generator.format import Formatter, PythonVersion
+from datamodel_code_generator.parser import LiteralType
+
+from qxgen._bundle import Bundle
+from qxgen._loader import DRAFT_2020_12
+from qxgen.errors import QxgenError
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\ud800-\udfff]")
+_DESCRIPTION_WIDTH = 88
+_LINE_LIMIT = 100
+
+# Field names that would shadow an attribute of pydantic's BaseModel or IntegrationEvent.
+_SHADOWING = (
+    "construct",
+    "copy",
+    "dict",
+    "from_orm",
+    "json",
+    "parse_file",
+    "parse_obj",
+    "parse_raw",
+    "schema",
+    "schema_json",
+    "to_json_data",
+    "update_forward_refs",
+    "validate",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventClass:
+    name: str
+    type: str
+    version: int
+    subject: str
+    stream: str | None
+
+
+def render_events(bundle: Bundle, events: list[EventClass], header: str) -> str:
+    """The source of ``events.py``."""
+    document = {
+        "$schema": DRAFT_2020_12,
+        "$defs": {name: _present(body) for name, body in bundle.definitions.items()},
+    }
+    try:
+        source = dcg.generate(
+            document,
+            input_file_type=InputFileType.JsonSchema,
+            output_model_type=DataModelType.PydanticV2BaseModel,
+            target_python_version=PythonVersion.PY_311,
+            base_class_map={e.name: "qx.events.IntegrationEvent" for e in events},
+            additional_imports=["typing.ClassVar"],
+            aliases={n: f"{n}_" for n in _SHADOWING},
+            type_mappings=["string+email=string", "string+idn-email=string"],
+            formatters=[Formatter.BUILTIN],
+            builtin_format_line_length=_LINE_LIMIT,
+            disable_timestamp=True,
+            skip_root_model=True,
+            use_standard_collections=True,
+            use_union_operator=True,
+            use_annotated=True,
+            field_constraints=True,
+            use_double_quotes=True,
+            use_schema_description=True,
+            use_field_description=True,
+            use_inline_field_description=True,
+            capitalise_enum_members=True,
+            strict_nullable=True,
+            enum_field_as_literal=LiteralType.One,
+        )
+    except dcg.Error as exc:
+        raise QxgenError(f"datamodel-code-generator failed: {exc}") from exc
+    if not isinstance(source, str):
+        raise QxgenError("datamodel-code-generator returned no single module")
+    source = _strip_header(source)
+    source = _insert_event_metadata(source, events)
+    return _finish(header, source)
+
+
+def _present(node: Any) -> Any:
+    """The copy of a schema shown to datamodel-code-generator."""
+    if isinstance(node, list):
+        return [_present(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("title", "examples", "$comment") or key.startswith("x-"):
+            continue
+        if key == "description" and isinstance(value, str):
+            out[key] = _wrap(value)
+        elif key in ("enum", "const", "default", "required"):
+            out[key] = value
+        elif key in ("properties", "patternProperties", "$defs", "dependentSchemas"):
+            out[key] = (
+                {k: _present(v) for k, v in value.items()} if isinstance(value, dict) else value
+            )
+        else:
+            out[key] = _present(value)
+    return out
+
+
+def _wrap(text: str) -> str:
+    text = _CONTROL.sub(" ", text.replace("\t", " ").replace("\r\n", "\n").replace("\r", "\n"))
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        wrapped = textwrap.wrap(paragraph, _DESCRIPTION_WIDTH, break_on_hyphens=False)
+        lines.extend(wrapped or [""])
+    return "\n".join(lines).strip("\n") or " "
+
+
+def _strip_header(source: str) -> str:
+    lines = source.splitlines()
+    while lines and (lines[0].startswith("#") or not lines[0].strip()):
+        lines.pop(0)
+    return "\n".join(lines) + "\n"
+
+
+def _insert_event_metadata(source: str, events: list[EventClass]) -> str:
+    """Insert each event's ``__qx_*__`` ClassVars after its docstring (or replace ``pass``)."""
+    lines = source.splitlines()
+    classes = {n.name: n for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
+    after: dict[int, list[str]] = {}  # line number -> lines to insert after it
+    replace: dict[int, list[str]] = {}  # line number -> lines replacing it
+    for event in events:
+        node = classes.get(event.name)
+        if node is None:
+            raise QxgenError(
+                f"internal error: datamodel-code-generator did not emit class {event.name}"
+            )
+        metadata = [
+            f"    __qx_type__: ClassVar[str] = {json.dumps(event.type)}",
+            f"    __qx_version__: ClassVar[int] = {event.version}",
+            f"    __qx_subject__: ClassVar[str | None] = {json.dumps(event.subject)}",
+        ]
+        if event.stream is not None:
+            metadata.append(f"    __qx_stream__: ClassVar[str | None] = {json.dumps(event.stream)}")
+        first = node.body[0]
+        if isinstance(first, ast.Pass):
+            replace[first.lineno] = metadata
+        elif _is_docstring(first):
+            # datamodel-code-generator leaves a blank line after the docstring; keep it as the
+            # separator between the metadata and the fields.
+            after[first.end_lineno or first.lineno] = ["", *metadata]
+        else:
+            after[first.lineno - 1] = [*metadata, ""]
+    out: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        out.extend(replace.get(number, [line]))
+        out.extend(after.get(number, []))
+    return "\n".join(out) + "\n"
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+def _finish(header: str, source: str) -> str:
+    codes: list[str] = []
+    if any(len(line) > _LINE_LIMIT for line in source.splitlines()):
+        codes.append("E501")
+    if not source.isascii():
+        codes += ["RUF001", "RUF002", "RUF003"]
+    noqa = f"# ruff: noqa: {', '.join(codes)}\n" if codes else ""
+    text = header + noqa + "\n" + source
+    try:
+        compile(text, "events.py", "exec")
+    except SyntaxError as exc:  # pragma: no cover - a bug in qxgen or datamodel-code-generator
+        raise QxgenError(f"internal error: generated events.py does not compile: {exc}") from exc
+    return text

@@ -1,0 +1,8 @@
+"""The version written into generated headers and manifests."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    VERSION = version("qx")
+except PackageNotFoundError:  # running from a source tree without installing
+    VERSION = "0+unknown"

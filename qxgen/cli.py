@@ -1,0 +1,27 @@
+"""The ``qxgen`` command group.
+
+Each command lives in its own module under ``qxgen.commands`` and is added here, so new
+commands (``dev``, ``publish``, ``dlq``...) are one module and one ``add_command`` line.
+"""
+
+from __future__ import annotations
+
+import click
+
+from qxgen._version import VERSION
+from qxgen.commands.generate import generate
+from qxgen.commands.init import init
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(VERSION, prog_name="qxgen")
+def cli() -> None:
+    """Typed NATS JetStream event workers from JSON Schema."""
+
+
+cli.add_command(generate)
+cli.add_command(init)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,1 @@
+"""One module per ``qxgen`` subcommand; ``qxgen.cli`` adds each to the group."""

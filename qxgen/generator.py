@@ -1,0 +1,248 @@
+"""From a config to the full set of output files (nothing is written here; see ``output``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from qxgen import _render
+from qxgen._bundle import Bundler, dumps
+from qxgen._loader import EventSpec, check_schema, load_schema_dir, read_event_spec
+from qxgen._models import EventClass, render_events
+from qxgen._naming import pascal_case, snake_case
+from qxgen._version import VERSION
+from qxgen.config import GeneratorConfig
+from qxgen.errors import SchemaError
+from qxgen.output import MANIFEST_NAME, OutputFile, Plan
+
+# Constraints WorkerSettings declares, repeated on overridden fields so they keep holding.
+_KNOB_FIELDS: dict[str, tuple[str, str]] = {
+    "concurrency": ("int", "ge=1"),
+    "batch": ("int", "ge=1"),
+    "max_deliver": ("int", "ge=1"),
+    "ack_wait": ("float", "gt=0"),
+    "backoff_base": ("float", "ge=0"),
+    "backoff_factor": ("float", "ge=1"),
+    "backoff_max": ("float", "ge=0"),
+    "handler_timeout": ("float | None", "gt=0"),
+    "shutdown_timeout": ("float", "ge=0"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """What templates know about one event."""
+
+    name: str
+    type: str
+    version: int
+    subject: str
+    handler: str
+    handler_module: str
+    schema_file: str
+    not_implemented: tuple[str, str]
+
+    @property
+    def import_key(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsField:
+    line: str
+    needs_field: bool
+
+
+def plan(config: GeneratorConfig) -> Plan:
+    """Everything ``qxgen generate`` would write for ``config``."""
+    schemas_display = config.display(config.schemas)
+    files = load_schema_dir(config.schemas, schemas_display)
+    for file in files:
+        check_schema(file)
+    specs = [spec for f in files if (spec := read_event_spec(f)) is not None]
+    if not specs:
+        raise SchemaError(
+            schemas_display, "", 'no event schemas: mark at least one with "x-qx-event"'
+        )
+    specs.sort(key=lambda s: (s.type, s.version, s.file.rel))
+    _check_unique(specs)
+    names = _event_class_names(specs)
+
+    bundler = Bundler(
+        files,
+        config.schemas,
+        schemas_display,
+        allow_remote=config.allow_remote_refs,
+        allow_outside=config.allow_external_refs,
+    )
+    for spec in specs:
+        bundler.add_root(spec.file, names[_key(spec)])
+    bundle = bundler.bundle()
+
+    package_rel = PurePosixPath(*config.package.split("."))
+    integration = package_rel / "integration"
+    events = [EventClass(names[_key(s)], s.type, s.version, _subject(s), s.stream) for s in specs]
+    views = [_view(s, names[_key(s)], config, package_rel) for s in specs]
+    env = _render.environment(config.templates)
+    header = _render.render(env, "header.py.jinja", version=VERSION, source=schemas_display)
+    context: dict[str, object] = {
+        "header": header.rstrip("\n"),
+        "service": config.service,
+        "package": config.package,
+        "integration_package": f"{config.package}.integration",
+        "stream": config.stream,
+        "durable": config.durable,
+        "events": views,
+        "subjects": sorted({e.subject for e in events}),
+        "settings_fields": _settings_fields(config),
+    }
+
+    owned: list[OutputFile] = [
+        OutputFile(
+            str(integration / "__init__.py"), _py(env, "integration_init.py.jinja", context)
+        ),
+        OutputFile(str(integration / "events.py"), render_events(bundle, events, header)),
+        OutputFile(str(integration / "registry.py"), _py(env, "registry.py.jinja", context)),
+        OutputFile(str(package_rel / "worker.py"), _py(env, "worker.py.jinja", context)),
+    ]
+    for spec, view in zip(specs, views, strict=True):
+        schema = bundle.standalone(names[_key(spec)])
+        owned.append(
+            OutputFile(str(integration / "event_schemas" / view.schema_file), dumps(schema))
+        )
+
+    scaffold = [
+        OutputFile(
+            str(package_rel / "__init__.py"),
+            _py(env, "package_init.py.jinja", context),
+            owned=False,
+        ),
+        OutputFile(
+            str(package_rel / "providers.py"), _py(env, "providers.py.jinja", context), owned=False
+        ),
+        OutputFile(
+            str(package_rel / "handlers" / "__init__.py"),
+            _py(env, "handlers_init.py.jinja", context),
+            owned=False,
+        ),
+    ]
+    for view in views:
+        scaffold.append(
+            OutputFile(
+                str(package_rel / "handlers" / f"{view.handler_module}.py"),
+                _py(env, "handler.py.jinja", {**context, "event": view}),
+                owned=False,
+            )
+        )
+    # Parent packages of a dotted package need an __init__ too.
+    for parent in list(package_rel.parents)[:-1]:
+        scaffold.append(OutputFile(str(parent / "__init__.py"), "", owned=False))
+
+    inputs = {f.rel: f.sha256 for f in files} | {f.rel: f.sha256 for f in bundler.external}
+    manifest_path = str(integration / MANIFEST_NAME)
+    manifest = {
+        "generator": f"qxgen {VERSION}",
+        "schemas": schemas_display,
+        "inputs": dict(sorted(inputs.items())),
+        "owned": {
+            f.path: hashlib.sha256(f.content.encode("utf-8")).hexdigest()
+            for f in sorted(owned, key=lambda f: f.path)
+        },
+        "scaffold": sorted(f.path for f in scaffold),
+    }
+    owned.append(OutputFile(manifest_path, json.dumps(manifest, indent=2) + "\n"))
+    return Plan(files=sorted([*owned, *scaffold], key=lambda f: f.path), manifest=manifest_path)
+
+
+def _py(env: _render.Environment, template: str, context: Mapping[str, object]) -> str:
+    return _render.python(_render.render(env, template, **context))
+
+
+def _check_unique(specs: list[EventSpec]) -> None:
+    seen: dict[tuple[str, int], EventSpec] = {}
+    subjects: dict[str, EventSpec] = {}
+    for spec in specs:
+        key = (spec.type, spec.version)
+        if key in seen:
+            raise SchemaError(
+                spec.file.display,
+                "/x-qx-event",
+                f"{spec.type} v{spec.version} is also declared by {seen[key].file.display}",
+            )
+        seen[key] = spec
+        subject = _subject(spec)
+        if subject in subjects:
+            raise SchemaError(
+                spec.file.display,
+                "/x-qx-event/subject",
+                f"subject {subject} is also used by {subjects[subject].file.display}",
+            )
+        subjects[subject] = spec
+
+
+def _subject(spec: EventSpec) -> str:
+    return spec.subject or f"{spec.type}.v{spec.version}"
+
+
+def _event_class_names(specs: list[EventSpec]) -> dict[tuple[str, int], str]:
+    """``identity.user.registered`` v1 -> ``UserRegisteredV1`` (domain prefix dropped), falling
+    back to the full type, then a number, when two events would share a name."""
+    short: dict[tuple[str, int], str] = {}
+    for spec in specs:
+        parts = spec.type.split(".")
+        words = parts[1:] if len(parts) >= 3 else parts
+        short[_key(spec)] = pascal_case(" ".join(words), fallback="Event") + f"V{spec.version}"
+    counts: dict[str, int] = {}
+    for name in short.values():
+        counts[name] = counts.get(name, 0) + 1
+    names: dict[tuple[str, int], str] = {}
+    taken: set[str] = set()
+    for spec in specs:
+        name = short[_key(spec)]
+        if counts[name] > 1:
+            name = pascal_case(spec.type, fallback="Event") + f"V{spec.version}"
+        base, n = name, 2
+        while name in taken:
+            name = f"{base}_{n}"
+            n += 1
+        taken.add(name)
+        names[_key(spec)] = name
+    return names
+
+
+def _key(spec: EventSpec) -> tuple[str, int]:
+    return (spec.type, spec.version)
+
+
+def _view(
+    spec: EventSpec, name: str, config: GeneratorConfig, package_rel: PurePosixPath
+) -> EventView:
+    module = snake_case(name, fallback="event")
+    path = config.display(config.out / str(package_rel) / "handlers" / f"{module}.py")
+    return EventView(
+        name=name,
+        type=spec.type,
+        version=spec.version,
+        subject=_subject(spec),
+        handler=f"{name}Handler",
+        handler_module=module,
+        schema_file=f"{spec.type}.v{spec.version}.json",
+        not_implemented=(
+            f"handler for {spec.type} v{spec.version} is not implemented yet: ",
+            f"edit {path}",
+        ),
+    )
+
+
+def _settings_fields(config: GeneratorConfig) -> list[SettingsField]:
+    fields = [
+        SettingsField("stream: str | None = STREAM", False),
+        SettingsField("durable: str | None = DURABLE", False),
+    ]
+    for key, value in config.worker.items():
+        kind, bound = _KNOB_FIELDS[key]
+        fields.append(SettingsField(f"{key}: {kind} = Field(default={value!r}, {bound})", True))
+    return fields
