@@ -61,9 +61,14 @@ class Envelope:
         )
 
 
-def parse_envelope(subject: str, headers: Mapping[str, str] | None, body: bytes) -> Envelope:
-    """Decode one NATS message. Raises a PoisonMessageError subclass if it cannot be used."""
-    h = lower_keys(headers)
+def parse_envelope(
+    subject: str, headers: Mapping[str, str] | None, body: bytes, *, lowered: bool = False
+) -> Envelope:
+    """Decode one NATS message. Raises a PoisonMessageError subclass if it cannot be used.
+
+    ``lowered=True`` says the header names are already lower-case (the worker does that once).
+    """
+    h: Mapping[str, str] = (headers or {}) if lowered else lower_keys(headers)
     if "ce-specversion" in h:
         return _parse_cloudevent(subject, h, body)
     if "qx.event_name" in h:
@@ -98,7 +103,7 @@ def _optional(h: Mapping[str, str], name: str) -> str | None:
     return decode_value(value) if value else None
 
 
-def _parse_cloudevent(subject: str, h: dict[str, str], body: bytes) -> Envelope:
+def _parse_cloudevent(subject: str, h: Mapping[str, str], body: bytes) -> Envelope:
     specversion = _required(h, "ce-specversion")
     if not specversion.startswith("1."):
         raise MissingEnvelopeFieldError(

@@ -272,7 +272,7 @@ class WorkerRuntime:
             ) as span:
                 trace_id = current_trace_id()
                 try:
-                    env = parse_envelope(msg.subject, headers, msg.data)
+                    env = parse_envelope(msg.subject, headers, msg.data, lowered=True)
                     event_type = env.event_type
                     annotate_envelope(
                         span,
