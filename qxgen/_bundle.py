@@ -25,13 +25,14 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 import referencing
 import referencing.exceptions
 import referencing.jsonschema
+from jsonschema_specifications import REGISTRY as _SPECIFICATIONS  # type: ignore[import-untyped]
 
 from qxgen._loader import DRAFT_2020_12, SchemaFile, dialect_of, load_schema_file, parse_document
 from qxgen._naming import pascal_case
 from qxgen.errors import RefError, SchemaError
 
 # Keywords whose value is a schema, a list of schemas or a map of schemas (draft 2020-12 and 07).
-_ONE = (
+SCHEMA_KEYWORDS = (
     "additionalProperties",
     "additionalItems",
     "items",
@@ -45,8 +46,14 @@ _ONE = (
     "unevaluatedProperties",
     "contentSchema",
 )
-_MANY = ("allOf", "anyOf", "oneOf", "prefixItems")
-_MAP = ("properties", "patternProperties", "dependentSchemas", "$defs", "definitions")
+SCHEMA_LIST_KEYWORDS = ("allOf", "anyOf", "oneOf", "prefixItems")
+SCHEMA_MAP_KEYWORDS = (
+    "properties",
+    "patternProperties",
+    "dependentSchemas",
+    "$defs",
+    "definitions",
+)
 # Dropped from bundled output: identifiers and containers made meaningless by the rewrite.
 _DROP = frozenset(
     {
@@ -62,6 +69,9 @@ _DROP = frozenset(
     }
 )
 _LEGACY_DRAFTS = ("draft-07", "draft-06", "draft-04")
+_METASCHEMAS: dict[str, Any] = {
+    uri.rstrip("#"): _SPECIFICATIONS.contents(uri) for uri in _SPECIFICATIONS
+}
 
 
 class _Refused(Exception):
@@ -195,6 +205,11 @@ class Bundler:
             if not path.is_file():
                 raise _Refused(f"no such schema file: {path}")
             return self._resource(self._load_extra(path).contents)
+        known = _METASCHEMAS.get(uri.rstrip("#"))
+        if known is not None:  # the official meta-schemas ship with jsonschema-specifications
+            file = SchemaFile(Path(uri), PurePosixPath(uri).name, uri, uri, known, "")
+            self._index_file(file)
+            return self._resource(known)
         if scheme in ("http", "https"):
             if not self._allow_remote:
                 raise _Refused(
@@ -252,7 +267,12 @@ class Bundler:
         target_file, ptr = origin
         target = _Target(self._name_for(target_file, ptr), target_file, ptr)
         self._targets[id(contents)] = target
-        self._resolvers[id(contents)] = resolved.resolver
+        resolver = resolved.resolver
+        if not urldefrag(ref).fragment and ptr == "" and isinstance(contents, dict):
+            # A file looked up whole keeps the file's URI as base: enter its root $id (a
+            # nested resource looked up whole was found by its $id, which is the base already).
+            resolver = resolver.in_subresource(self._resource(contents))
+        self._resolvers[id(contents)] = resolver
         return target
 
     def _name_for(self, file: SchemaFile, ptr: str) -> str:
@@ -335,7 +355,7 @@ class Bundler:
             if key in _DROP or key in ("$ref", "$dynamicRef", "$recursiveRef"):
                 continue
             here = f"{at}/{_escape(key)}"
-            if key in _ONE:
+            if key in SCHEMA_KEYWORDS:
                 out[key] = self._rewrite(value, resolver, file, here, legacy, deps)
             elif key == "allOf" and isinstance(value, list) and "allOf" in out:
                 out[key] = [
@@ -345,12 +365,12 @@ class Bundler:
                         for i, v in enumerate(value)
                     ),
                 ]
-            elif key in _MANY and isinstance(value, list):
+            elif key in SCHEMA_LIST_KEYWORDS and isinstance(value, list):
                 out[key] = [
                     self._rewrite(v, resolver, file, f"{here}/{i}", legacy, deps)
                     for i, v in enumerate(value)
                 ]
-            elif key in _MAP and isinstance(value, dict):
+            elif key in SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
                 out[key] = {
                     k: self._rewrite(v, resolver, file, f"{here}/{_escape(k)}", legacy, deps)
                     for k, v in value.items()
@@ -426,16 +446,16 @@ def _subschemas(node: Any, at: str) -> Iterator[tuple[Any, str]]:
     yield node, at
     for key, value in node.items():
         here = f"{at}/{_escape(key)}"
-        if key in _ONE:
+        if key in SCHEMA_KEYWORDS:
             if isinstance(value, list):
                 for i, v in enumerate(value):
                     yield from _subschemas(v, f"{here}/{i}")
             else:
                 yield from _subschemas(value, here)
-        elif key in _MANY and isinstance(value, list):
+        elif key in SCHEMA_LIST_KEYWORDS and isinstance(value, list):
             for i, v in enumerate(value):
                 yield from _subschemas(v, f"{here}/{i}")
-        elif key in (*_MAP, "dependencies") and isinstance(value, dict):
+        elif key in (*SCHEMA_MAP_KEYWORDS, "dependencies") and isinstance(value, dict):
             for k, v in value.items():
                 yield from _subschemas(v, f"{here}/{_escape(k)}")
 

@@ -101,7 +101,8 @@ def check_schema(file: SchemaFile) -> None:
     cls = jsonschema.validators.validator_for(
         file.contents, default=jsonschema.Draft202012Validator
     )
-    error = jsonschema.exceptions.best_match(cls(cls.META_SCHEMA).iter_errors(file.contents))
+    meta = cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
+    error = jsonschema.exceptions.best_match(meta.iter_errors(file.contents))
     if error is not None:
         raise SchemaError(file.display, pointer(error.absolute_path), error.message)
 

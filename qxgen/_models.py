@@ -33,6 +33,42 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\ud800-\udfff]")
 _DESCRIPTION_WIDTH = 88
 _LINE_LIMIT = 100
 
+# Keywords that only constrain values of one type (and are ignored for other types).
+_TYPE_SPECIFIC = frozenset(
+    {
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "required",
+        "minProperties",
+        "maxProperties",
+        "propertyNames",
+        "dependentRequired",
+        "dependentSchemas",
+        "unevaluatedProperties",
+        "items",
+        "prefixItems",
+        "contains",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "minContains",
+        "maxContains",
+        "unevaluatedItems",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "format",
+        "contentEncoding",
+        "contentMediaType",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+    }
+)
+
 # Field names that would shadow an attribute of pydantic's BaseModel or IntegrationEvent.
 _SHADOWING = (
     "construct",
@@ -102,11 +138,34 @@ def render_events(bundle: Bundle, events: list[EventClass], header: str) -> str:
 
 
 def _present(node: Any) -> Any:
-    """The copy of a schema shown to datamodel-code-generator."""
-    if isinstance(node, list):
-        return [_present(v) for v in node]
+    """The copy of a schema shown to datamodel-code-generator.
+
+    Where pydantic would be stricter than the schema, the copy is loosened (the runtime's
+    raw-payload validation still enforces the schema exactly):
+
+    * a schema without ``type`` applies ``properties``, ``minLength``... only to values of the
+      matching type and accepts any other value, so those keywords are dropped (typed ``Any``);
+    * ``patternProperties`` exempt matching names from ``additionalProperties``, which pydantic
+      cannot express, so both are dropped;
+    * ``false`` branches of ``anyOf``/``oneOf`` are dropped; an ``allOf`` containing ``false``
+      accepts nothing, and is shown as ``Any`` (the validator rejects every value).
+    """
     if not isinstance(node, dict):
         return node
+    if "type" not in node and "$ref" not in node:
+        node = {k: v for k, v in node.items() if k not in _TYPE_SPECIFIC}
+    if "patternProperties" in node:
+        node = {
+            k: v for k, v in node.items() if k not in ("patternProperties", "additionalProperties")
+        }
+    if isinstance(node.get("allOf"), list) and False in node["allOf"]:
+        node = {k: v for k, v in node.items() if k != "allOf"}
+    for key in ("anyOf", "oneOf"):
+        if isinstance(node.get(key), list) and False in node[key]:
+            branches = [b for b in node[key] if b is not False]
+            node = {k: v for k, v in node.items() if k != key}
+            if branches:
+                node[key] = branches
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in ("title", "examples", "$comment") or key.startswith("x-"):
@@ -115,10 +174,12 @@ def _present(node: Any) -> Any:
             out[key] = _wrap(value)
         elif key in ("enum", "const", "default", "required"):
             out[key] = value
-        elif key in ("properties", "patternProperties", "$defs", "dependentSchemas"):
+        elif key in ("properties", "$defs", "dependentSchemas"):
             out[key] = (
                 {k: _present(v) for k, v in value.items()} if isinstance(value, dict) else value
             )
+        elif isinstance(value, list):
+            out[key] = [_present(v) for v in value]
         else:
             out[key] = _present(value)
     return out

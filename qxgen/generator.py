@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 
 from qxgen import _render
 from qxgen._bundle import Bundler, dumps
+from qxgen._formats import harden
 from qxgen._loader import EventSpec, check_schema, load_schema_dir, read_event_spec
 from qxgen._models import EventClass, render_events
 from qxgen._naming import pascal_case, snake_case
@@ -109,7 +110,7 @@ def plan(config: GeneratorConfig) -> Plan:
         OutputFile(str(package_rel / "worker.py"), _py(env, "worker.py.jinja", context)),
     ]
     for spec, view in zip(specs, views, strict=True):
-        schema = bundle.standalone(names[_key(spec)])
+        schema = harden(bundle.standalone(names[_key(spec)]))
         owned.append(
             OutputFile(str(integration / "event_schemas" / view.schema_file), dumps(schema))
         )

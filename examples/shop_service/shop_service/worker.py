@@ -70,6 +70,7 @@ async def main() -> None:
         mediator=mediator,
         concurrency=settings.concurrency,
         batch=settings.batch,
+        fetch_timeout=settings.fetch_timeout,
         retry=settings.retry_policy(),
         handler_timeout=settings.handler_timeout,
         shutdown_timeout=settings.shutdown_timeout,
