@@ -305,7 +305,7 @@ class Bundler:
             resolver = self._registry.resolver(base_uri=target.file.uri)
             if isinstance(contents, dict) and "$id" in contents:
                 resolver = resolver.in_subresource(self._resource(contents))
-        legacy = dialect_of(target.file.contents).rstrip("#/").endswith(_LEGACY_DRAFTS)
+        legacy = any(draft in dialect_of(target.file.contents) for draft in _LEGACY_DRAFTS)
         deps: list[str] = []
         target.body = {}  # marks it as in progress (a recursive ref finds the name already)
         target.body = self._rewrite(

@@ -110,7 +110,7 @@ def render_events(bundle: Bundle, events: list[EventClass], header: str) -> str:
             target_python_version=PythonVersion.PY_311,
             base_class_map={e.name: "qx.events.IntegrationEvent" for e in events},
             additional_imports=["typing.ClassVar"],
-            aliases={n: f"{n}_" for n in _SHADOWING},
+            aliases=_aliases(bundle),
             type_mappings=["string+email=string", "string+idn-email=string"],
             formatters=[Formatter.BUILTIN],
             builtin_format_line_length=_LINE_LIMIT,
@@ -135,6 +135,30 @@ def render_events(bundle: Bundle, events: list[EventClass], header: str) -> str:
     source = _strip_header(source)
     source = _insert_event_metadata(source, events)
     return _finish(header, source)
+
+
+def _aliases(bundle: Bundle) -> dict[str, str]:
+    """Python names for properties that would shadow a BaseModel attribute or fall in
+    pydantic's protected ``model_`` namespace; the wire name stays the alias."""
+    aliases = {name: f"{name}_" for name in _SHADOWING}
+    for name in sorted(_property_names(bundle.definitions)):
+        if name.startswith("model_"):
+            aliases[name] = f"field_{name}"
+    return aliases
+
+
+def _property_names(node: Any) -> set[str]:
+    names: set[str] = set()
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            names.update(k for k in properties if isinstance(k, str))
+        for value in node.values():
+            names |= _property_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            names |= _property_names(value)
+    return names
 
 
 def _present(node: Any) -> Any:
@@ -249,7 +273,10 @@ def _finish(header: str, source: str) -> str:
     if any(len(line) > _LINE_LIMIT for line in source.splitlines()):
         codes.append("E501")
     if not source.isascii():
+        # Only confusable characters trigger these; RUF100 keeps the exemption quiet otherwise.
         codes += ["RUF001", "RUF002", "RUF003"]
+    if codes:
+        codes.append("RUF100")
     noqa = f"# ruff: noqa: {', '.join(codes)}\n" if codes else ""
     text = header + noqa + "\n" + source
     try:

@@ -65,5 +65,5 @@ def python(source: str) -> str:
     (long schema strings), normalise the trailing newline."""
     source = source.rstrip("\n") + "\n"
     if any(len(line) > _LINE_LIMIT for line in source.splitlines()):
-        source = "# ruff: noqa: E501\n" + source
+        source = "# ruff: noqa: E501, RUF100\n" + source
     return source

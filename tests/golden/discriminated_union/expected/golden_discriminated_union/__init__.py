@@ -1,0 +1,1 @@
+"""golden_discriminated_union: an event worker built with qx."""

@@ -1,0 +1,1 @@
+"""golden_hostile_names: an event worker built with qx."""

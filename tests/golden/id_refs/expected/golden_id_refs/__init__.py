@@ -1,0 +1,1 @@
+"""golden_id_refs: an event worker built with qx."""

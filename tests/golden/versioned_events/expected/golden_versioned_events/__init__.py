@@ -1,0 +1,1 @@
+"""golden_versioned_events: an event worker built with qx."""

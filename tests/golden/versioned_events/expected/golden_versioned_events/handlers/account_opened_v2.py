@@ -1,0 +1,21 @@
+"""Handles bank.account.opened v2. Created once by qxgen: this file is yours."""
+
+from qx.core import Result
+from qx.cqrs import integration_event_handler
+
+from ..integration.events import AccountOpenedV2
+
+
+@integration_event_handler(AccountOpenedV2)
+class AccountOpenedV2Handler:
+    """Ask for dependencies in ``__init__``; they are injected per message (see providers.py)."""
+
+    async def handle(self, event: AccountOpenedV2) -> Result[None]:
+        # Not implemented yet: fail without retrying, so the message waits in the DLQ and can
+        # be replayed once this handler is written. Never ack what was not processed.
+        return Result.failure(
+            "handler for bank.account.opened v2 is not implemented yet: "
+            "edit expected/golden_versioned_events/handlers/account_opened_v2.py",
+            retryable=False,
+            code="not_implemented",
+        )
