@@ -43,6 +43,7 @@ class NatsConsumer:
         self._sub: JetStreamContext.PullSubscription | None = None
         self._adv_sub: JetStreamContext.PullSubscription | None = None
         self._batch_hint = 64
+        self._rebuild_lock = asyncio.Lock()
         # Read back from the server after binding: it is the source of truth when streams are
         # managed by ops (provision=False).
         self.max_deliver = settings.max_deliver
@@ -123,23 +124,33 @@ class NatsConsumer:
     ) -> list[Msg]:
         if sub is None:
             raise RuntimeError("NatsConsumer is not started; call `await consumer.start()`")
+        nc = self._nc
         try:
             return await sub.fetch(batch, timeout=timeout)
         except nats.errors.TimeoutError:
             return []
         except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
-            await self._rebuild()
+            await self._rebuild(nc)
             return []
 
-    async def _rebuild(self) -> None:
-        """The connection is closed for good: make a new one and bind again, until it works."""
+    async def _rebuild(self, broken: Client | None) -> None:
+        """The connection is closed for good: make a new one and bind again, until it works.
+
+        The fetch loop and the advisory loop can both notice; the lock and the ``broken`` check
+        make sure only the first rebuilds.
+        """
         if not self._owns_connection:
             raise nats.errors.ConnectionClosedError
+        async with self._rebuild_lock:
+            if self._nc is not broken and self._nc is not None and not self._nc.is_closed:
+                return  # someone else already rebuilt it
+            await self._rebuild_locked()
+
+    async def _rebuild_locked(self) -> None:
         while True:
             log.warning("nats connection closed; rebuilding it and re-binding the consumer")
             try:
-                self._nc = None
-                await self.start(self._batch_hint)
+                await self.start(self._batch_hint)  # the closed connection is replaced
                 return
             except Exception as exc:  # any failure here is retried: the worker must not die
                 log.warning("rebuild failed (%s: %s); retrying", type(exc).__name__, exc)

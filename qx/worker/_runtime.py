@@ -82,6 +82,7 @@ class WorkerRuntime:
         # fetched, not yet settled: id(msg) -> (msg, monotonic fetch time). Msg is unhashable.
         self._held: dict[int, tuple[Msg, float]] = {}
         self._stopping = asyncio.Event()
+        self._drained = asyncio.Event()
         self._done = asyncio.Event()
         self._running = False
 
@@ -127,9 +128,8 @@ class WorkerRuntime:
             await self._fetch_loop()
         finally:
             await self._drain(workers)
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            self._drained.set()
+            await self._stop_helpers(helpers)
             await self.consumer.close()
             self._running = False
             self._done.set()
@@ -170,6 +170,16 @@ class WorkerRuntime:
                 else:
                     self._queue.put_nowait(msg)
 
+    async def _stop_helpers(self, helpers: list[asyncio.Task[None]]) -> None:
+        """The helper loops watch ``_stopping`` and end after their current fetch. Cancelling
+        is only the fallback: on Python 3.11 ``asyncio.wait_for`` (used inside nats-py's fetch)
+        can swallow a cancellation, which would leave a ``while True`` loop running forever."""
+        _, pending = await asyncio.wait(helpers, timeout=self.fetch_timeout + 1.0)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=self.fetch_timeout + 1.0)
+
     async def _return_unstarted(self, msg: Msg) -> None:
         """Fetched but never started: hand it back for immediate redelivery elsewhere."""
         with contextlib.suppress(Exception):
@@ -192,13 +202,14 @@ class WorkerRuntime:
             )
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.wait(pending, timeout=5.0)
 
     async def _heartbeat(self) -> None:
         """Keep long-running (or long-buffered) messages from being redelivered mid-flight."""
         interval = max(0.05, self.consumer.ack_wait / 3)
-        while True:
-            await asyncio.sleep(interval)
+        while not self._drained.is_set():  # handlers may still run while stopping
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), interval)
             cutoff = time.monotonic() - interval
             for msg, since in list(self._held.values()):
                 if since <= cutoff:
@@ -208,7 +219,7 @@ class WorkerRuntime:
     async def _advisory_loop(self) -> None:
         if not self.consumer.has_advisories:
             return
-        while True:
+        while not self._stopping.is_set():
             try:
                 advisories = await self.consumer.fetch_advisories(16, self.fetch_timeout)
             except asyncio.CancelledError:

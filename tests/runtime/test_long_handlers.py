@@ -27,10 +27,10 @@ async def test_handler_running_past_ack_wait_is_not_redelivered(
         async def handle(self, event: OrderPlaced) -> Result[None]:
             nonlocal calls
             calls += 1
-            await asyncio.sleep(3.5)  # the work itself: 3.5 x ack_wait
+            await asyncio.sleep(4.5)  # the work itself: 3 x ack_wait
             return Result.success(None)
 
-    worker = make_worker([Slow], consumer_overrides={"ack_wait": 1.0})
+    worker = make_worker([Slow], consumer_overrides={"ack_wait": 1.5})
     async with WorkerHarness(worker) as h:
         await publish(nc, names.prefix, OrderPlaced(order_id="slow", total=1))
         await h.wait_settled(1, timeout=15)
