@@ -204,7 +204,14 @@ async def preload(nc: Client, count: int, chunk: int = 2000) -> float:
 
 
 async def check_drained(nc: Client, durable: str, count: int) -> None:
-    info = await nc.jetstream().consumer_info(STREAM, durable)
+    """Warn if the consumer did not end with everything acked exactly once. The server applies
+    acks asynchronously, so a few may still be pending right after the flush: re-check briefly."""
+    js = nc.jetstream()
+    for _ in range(20):
+        info = await js.consumer_info(STREAM, durable)
+        if not info.num_ack_pending:
+            break
+        await asyncio.sleep(0.05)
     if info.num_pending or info.num_ack_pending or info.num_redelivered:
         log.warning(
             "%s: consumer not cleanly drained (pending=%d ack_pending=%d redelivered=%d)",
