@@ -240,7 +240,7 @@ def _env_number(name: str, raw: str, kind: type[int] | type[float]) -> Any:
     try:
         value = kind(raw)
     except ValueError:
-        raise OpsError(f"{name}={raw!r} is not a number; set it to e.g. 8080") from None
+        raise OpsError(f"{name}={raw!r} is not a number") from None
     if value < 0:
         raise OpsError(f"{name}={raw!r} must not be negative")
     return value
