@@ -38,7 +38,7 @@ class DishkaScopeFactory:
             yield request
 
 
-class _NoContainer:
+class NoContainer:
     """For handlers without dependencies: constructs them directly."""
 
     @asynccontextmanager
@@ -53,7 +53,7 @@ class _Direct:
 
 def as_scope_factory(container: AsyncContainer | ScopeFactory | None) -> ScopeFactory:
     if container is None:
-        return _NoContainer()
+        return NoContainer()
     if isinstance(container, AsyncContainer):
         return DishkaScopeFactory(container)
     if isinstance(container, ScopeFactory):

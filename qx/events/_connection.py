@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import nats
 from nats.aio.client import Client
 
 from qx.events._settings import NatsSettings
@@ -19,12 +18,16 @@ async def create_nats_connection(settings: NatsSettings | None = None) -> Client
     a worker would stop consuming without crashing. Reconnecting forever keeps it alive.
     """
     s = settings or NatsSettings()
+    nc = Client()
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats error: %s: %s", type(exc).__name__, exc)
 
     async def on_disconnected() -> None:
-        log.warning("nats disconnected; reconnecting")
+        if nc.is_closed or nc.is_draining:
+            log.debug("nats disconnected (closing)")
+        else:
+            log.warning("nats disconnected; reconnecting")
 
     async def on_reconnected() -> None:
         log.info("nats reconnected")
@@ -32,15 +35,17 @@ async def create_nats_connection(settings: NatsSettings | None = None) -> Client
     async def on_closed() -> None:
         log.info("nats connection closed")
 
-    return await nats.connect(
+    await nc.connect(
         servers=s.servers,
         name=s.name,
         user=s.user,
         password=s.password,
         token=s.token,
         user_credentials=s.creds_file,
-        connect_timeout=s.connect_timeout,
-        reconnect_time_wait=s.reconnect_time_wait,
+        # nats-py annotates these as int but uses them as seconds in asyncio timeouts;
+        # sub-second values are what tests and fast failover need.
+        connect_timeout=s.connect_timeout,  # type: ignore[arg-type]
+        reconnect_time_wait=s.reconnect_time_wait,  # type: ignore[arg-type]
         max_reconnect_attempts=s.max_reconnect_attempts,
         allow_reconnect=True,
         error_cb=on_error,
@@ -48,3 +53,4 @@ async def create_nats_connection(settings: NatsSettings | None = None) -> Client
         reconnected_cb=on_reconnected,
         closed_cb=on_closed,
     )
+    return nc

@@ -127,7 +127,7 @@ class NatsConsumer:
         nc = self._nc
         try:
             return await sub.fetch(batch, timeout=timeout)
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats.errors.TimeoutError, or asyncio's from nats-py
             return []
         except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
             await self._rebuild(nc)

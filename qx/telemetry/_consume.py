@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from opentelemetry import propagate, trace
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    Link,
+    ProxyTracerProvider,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+)
 
 from qx.telemetry import _attributes as a
 
 _tracer = trace.get_tracer("qx.worker")
 
 
-@contextmanager
+_NO_SPAN: AbstractContextManager[Span] = nullcontext(INVALID_SPAN)
+
+
 def consumer_span(
     subject: str,
     headers: Mapping[str, str],
@@ -22,9 +32,37 @@ def consumer_span(
     delivery_count: int,
     stream_seq: int,
     body_size: int,
-) -> Iterator[Span]:
+) -> AbstractContextManager[Span]:
     """Open ``process <subject>`` (kind CONSUMER) with the extracted producer context as parent
-    and as a link, so backends that show either relationship connect the two traces."""
+    and as a link, so backends that show either relationship connect the two traces.
+
+    Fast path: with no SDK installed and no incoming ``traceparent`` there is nothing to record
+    or pass on, and skipping the no-op span machinery saves ~25 µs per message (bench/).
+    """
+    if "traceparent" not in headers and isinstance(
+        trace.get_tracer_provider(), ProxyTracerProvider
+    ):
+        return _NO_SPAN
+    return _consumer_span(
+        subject,
+        headers,
+        consumer=consumer,
+        delivery_count=delivery_count,
+        stream_seq=stream_seq,
+        body_size=body_size,
+    )
+
+
+@contextmanager
+def _consumer_span(
+    subject: str,
+    headers: Mapping[str, str],
+    *,
+    consumer: str,
+    delivery_count: int,
+    stream_seq: int,
+    body_size: int,
+) -> Iterator[Span]:
     parent = propagate.extract(headers)
     producer = trace.get_current_span(parent).get_span_context()
     links = [Link(producer)] if producer.is_valid else None

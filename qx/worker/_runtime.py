@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 
 from qx.core import RequestContext, Result, use_context
 from qx.cqrs import Mediator
-from qx.di import ScopeFactory, as_scope_factory
+from qx.di import NoContainer, ScopeFactory, as_scope_factory
 from qx.events._consumer import NatsConsumer
 from qx.events._envelope import parse_envelope
 from qx.events._headers import lower_keys
@@ -38,6 +38,19 @@ from qx.worker._stats import Settled, WorkerStats
 log = logging.getLogger("qx.worker")
 
 _STOP: Any = object()
+
+
+def ack_facts(msg: Msg) -> tuple[str, int, int]:
+    """(stream, delivery count, stream sequence) from the reply subject.
+
+    ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``: split directly,
+    which is ~6x cheaper than ``msg.metadata``; other layouts (domains) use nats-py's parser.
+    """
+    tokens = (msg.reply or "").split(".")
+    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return tokens[2], int(tokens[4]), int(tokens[5])
+    meta = msg.metadata
+    return meta.stream, meta.num_delivered, meta.sequence.stream
 
 
 class WorkerRuntime:
@@ -67,6 +80,7 @@ class WorkerRuntime:
         self.registry = registry
         self.mediator = mediator
         self._scopes = as_scope_factory(container)
+        self._direct = isinstance(self._scopes, NoContainer)  # no scope to open per message
         self.concurrency = concurrency
         self.batch = batch
         self.fetch_timeout = fetch_timeout
@@ -264,9 +278,7 @@ class WorkerRuntime:
 
     async def _process(self, msg: Msg) -> None:
         started = time.perf_counter()
-        meta = msg.metadata
-        delivered = meta.num_delivered
-        seq = meta.sequence.stream
+        stream, delivered, seq = ack_facts(msg)
         headers = lower_keys(msg.headers)
         self.stats.in_flight += 1
         metrics.in_flight.add(1)
@@ -306,7 +318,9 @@ class WorkerRuntime:
                     self._log_failure(msg, ctx, outcome, decision, delivered)
                 if span.is_recording():
                     span.set_attribute(SETTLEMENT, decision.kind)
-                written = await self._settle(msg, decision, outcome, delivered, seq, trace_id)
+                written = await self._settle(
+                    msg, decision, outcome, stream, delivered, seq, trace_id
+                )
         finally:
             self.stats.in_flight -= 1
             metrics.in_flight.add(-1)
@@ -353,6 +367,8 @@ class WorkerRuntime:
         return Outcome("failure", "handler_failed", err.code, err.message, err.retryable), None
 
     async def _call(self, event: Any, ctx: RequestContext) -> Result[None]:
+        if self._direct:
+            return await self.mediator.consume_integration(event)
         async with self._scopes.request_scope(ctx) as scope:
             return await self.mediator.consume_integration(event, scope)
 
@@ -361,6 +377,7 @@ class WorkerRuntime:
         msg: Msg,
         decision: Decision,
         outcome: Outcome,
+        stream: str,
         delivered: int,
         seq: int,
         trace_id: str | None,
@@ -382,7 +399,7 @@ class WorkerRuntime:
                 subject=msg.subject,
                 headers=msg.headers,
                 body=msg.data,
-                stream=msg.metadata.stream,
+                stream=stream,
                 seq=seq,
                 attempts=delivered,
                 reason=decision.reason,
