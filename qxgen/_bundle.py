@@ -203,7 +203,12 @@ class Bundler:
                     "or pass --allow-external-refs"
                 )
             if not path.is_file():
-                raise _Refused(f"no such schema file: {path}")
+                shown = (
+                    f"{self._display_root}/{path.relative_to(self._root).as_posix()}"
+                    if path.is_relative_to(self._root)
+                    else str(path)
+                )
+                raise _Refused(f"no such schema file: {shown}")
             return self._resource(self._load_extra(path).contents)
         known = _METASCHEMAS.get(uri.rstrip("#"))
         if known is not None:  # the official meta-schemas ship with jsonschema-specifications
@@ -249,9 +254,9 @@ class Bundler:
                     return self._registry.resolver(base_uri=file.uri).lookup(ref)
                 except (referencing.exceptions.Unresolvable, _Refused):
                     pass
-            cause = first.__cause__ or first.__context__
-            if isinstance(cause, _Refused):
-                raise RefError(file.display, at, f"$ref {ref!r}: {cause}") from None
+            refused = _refusal(first)
+            if refused is not None:
+                raise RefError(file.display, at, f"$ref {ref!r}: {refused}") from None
             raise RefError(file.display, at, f"$ref {ref!r} cannot be resolved") from None
 
     def _target_for(
@@ -425,6 +430,16 @@ class Bundler:
         target = self._target_for(resolved, ref, file, at)
         deps.append(target.name)
         return f"#/$defs/{target.name}"
+
+
+def _refusal(error: BaseException) -> _Refused | None:
+    """The _Refused that referencing wrapped (Unresolvable <- Unretrievable <- _Refused)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, _Refused):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _escape(key: str) -> str:

@@ -14,9 +14,11 @@ runtime validates against the untouched bundled schema.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import re
 import textwrap
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,7 @@ from datamodel_code_generator.parser import LiteralType
 
 from qxgen._bundle import Bundle
 from qxgen._loader import DRAFT_2020_12
+from qxgen._naming import snake_case
 from qxgen.errors import QxgenError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\ud800-\udfff]")
@@ -138,12 +141,27 @@ def render_events(bundle: Bundle, events: list[EventClass], header: str) -> str:
 
 
 def _aliases(bundle: Bundle) -> dict[str, str]:
-    """Python names for properties that would shadow a BaseModel attribute or fall in
-    pydantic's protected ``model_`` namespace; the wire name stays the alias."""
-    aliases = {name: f"{name}_" for name in _SHADOWING}
-    for name in sorted(_property_names(bundle.definitions)):
-        if name.startswith("model_"):
-            aliases[name] = f"field_{name}"
+    """Python names for properties that would shadow a BaseModel attribute, fall in pydantic's
+    protected ``model_`` namespace, or change under Python's NFKC normalisation of identifiers
+    (``"ﬁ"`` would become ``fi``). The wire name stays the alias. A name already taken by
+    another property gets a short hash suffix, so two properties never share a field."""
+    properties = _property_names(bundle.definitions)
+    taken = set(properties)
+    aliases: dict[str, str] = {}
+
+    def unique(name: str, candidate: str) -> str:
+        if candidate in taken:
+            candidate = f"{candidate}_{hashlib.sha256(name.encode()).hexdigest()[:6]}"
+        taken.add(candidate)
+        return candidate
+
+    for name in sorted(properties):
+        if name in _SHADOWING:
+            aliases[name] = unique(name, f"{name}_")
+        elif name.startswith("model_"):
+            aliases[name] = unique(name, f"field_{name}")
+        elif not name.isascii() and unicodedata.normalize("NFKC", name) != name:
+            aliases[name] = unique(name, f"field_{snake_case(name, fallback='x')}")
     return aliases
 
 
@@ -219,15 +237,16 @@ def _wrap(text: str) -> str:
 
 
 def _strip_header(source: str) -> str:
-    lines = source.splitlines()
+    # split("\n"), not splitlines(): string literals may hold \x85, \u2028, \x0c...
+    lines = source.split("\n")
     while lines and (lines[0].startswith("#") or not lines[0].strip()):
         lines.pop(0)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _insert_event_metadata(source: str, events: list[EventClass]) -> str:
     """Insert each event's ``__qx_*__`` ClassVars after its docstring (or replace ``pass``)."""
-    lines = source.splitlines()
+    lines = source.split("\n")
     classes = {n.name: n for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
     after: dict[int, list[str]] = {}  # line number -> lines to insert after it
     replace: dict[int, list[str]] = {}  # line number -> lines replacing it
@@ -257,7 +276,7 @@ def _insert_event_metadata(source: str, events: list[EventClass]) -> str:
     for number, line in enumerate(lines, start=1):
         out.extend(replace.get(number, [line]))
         out.extend(after.get(number, []))
-    return "\n".join(out) + "\n"
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def _is_docstring(node: ast.stmt) -> bool:
@@ -270,7 +289,7 @@ def _is_docstring(node: ast.stmt) -> bool:
 
 def _finish(header: str, source: str) -> str:
     codes: list[str] = []
-    if any(len(line) > _LINE_LIMIT for line in source.splitlines()):
+    if any(len(line) > _LINE_LIMIT for line in source.split("\n")):
         codes.append("E501")
     if not source.isascii():
         # Only confusable characters trigger these; RUF100 keeps the exemption quiet otherwise.

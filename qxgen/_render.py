@@ -64,6 +64,6 @@ def python(source: str) -> str:
     """Final touch for generated Python: exempt line length when a line cannot be shortened
     (long schema strings), normalise the trailing newline."""
     source = source.rstrip("\n") + "\n"
-    if any(len(line) > _LINE_LIMIT for line in source.splitlines()):
+    if any(len(line) > _LINE_LIMIT for line in source.split("\n")):
         source = "# ruff: noqa: E501, RUF100\n" + source
     return source
