@@ -11,6 +11,7 @@ import click
 from qxgen._version import VERSION
 from qxgen.commands.generate import generate
 from qxgen.commands.init import init
+from qxgen.ops_commands import register as register_ops_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +22,7 @@ def cli() -> None:
 
 cli.add_command(generate)
 cli.add_command(init)
+register_ops_commands(cli)  # dlq list/show/replay/purge
 
 
 def main() -> None:
