@@ -16,6 +16,15 @@ The DLQ functions take a connected ``nats.aio.client.Client`` and the DLQ stream
 telemetry or ``/metrics`` is actually asked for.
 """
 
+from qx.exceptions import (
+    DlqRecordNotFoundError,
+    DlqStreamNotFoundError,
+    MissingDependencyError,
+    NatsUnavailableError,
+    OpsError,
+    ReplayError,
+    TelemetryConfigError,
+)
 from qx.ops._connect import connect, connection
 from qx.ops._dlq import (
     REPLAY_OF,
@@ -35,15 +44,6 @@ from qx.ops._dlq import (
     replay_records,
     select_records,
     trace_id_of,
-)
-from qx.ops._errors import (
-    DlqRecordNotFoundError,
-    DlqStreamNotFoundError,
-    MissingDependencyError,
-    NatsUnavailableError,
-    OpsError,
-    ReplayError,
-    TelemetryConfigError,
 )
 from qx.ops._otel import Telemetry, configure_telemetry
 from qx.ops._probes import ProbeServer, start_probes, start_probes_from_env

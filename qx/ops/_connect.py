@@ -16,7 +16,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client
 
-from qx.ops._errors import NatsUnavailableError
+from qx.exceptions import NatsUnavailableError
 
 
 async def _quiet(exc: Exception) -> None:

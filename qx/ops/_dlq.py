@@ -39,7 +39,7 @@ from nats.js import JetStreamContext
 from qx.dlq import PREFIX, DlqRecord, parse_record
 from qx.events._headers import decode_value, encode_value, lower_keys
 from qx.events._publisher import publish_with_retry
-from qx.ops._errors import (
+from qx.exceptions import (
     DlqRecordNotFoundError,
     DlqStreamNotFoundError,
     OpsError,

@@ -37,7 +37,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 
-from qx.ops._errors import MissingDependencyError, TelemetryConfigError
+from qx.exceptions import MissingDependencyError, TelemetryConfigError
 from qx.ops._probes import ENV_PORT
 
 log = logging.getLogger("qx.telemetry")

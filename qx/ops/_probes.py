@@ -31,7 +31,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from qx.ops._errors import OpsError
+from qx.exceptions import OpsError
 from qx.worker import Settled, WorkerRuntime
 
 log = logging.getLogger("qx.probes")
