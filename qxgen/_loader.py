@@ -101,7 +101,9 @@ def check_schema(file: SchemaFile) -> None:
     cls = jsonschema.validators.validator_for(
         file.contents, default=jsonschema.Draft202012Validator
     )
-    meta = cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
+    # No format checker here: "regex" would be judged by Python's re, but patterns are
+    # ECMA-262 and the runtime validator (jsonschema-rs) compiles them as such.
+    meta = cls(cls.META_SCHEMA)
     error = jsonschema.exceptions.best_match(meta.iter_errors(file.contents))
     if error is not None:
         raise SchemaError(file.display, pointer(error.absolute_path), error.message)

@@ -7,10 +7,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
+
+import jsonschema_rs
 
 from qxgen import _render
 from qxgen._bundle import Bundler, dumps
-from qxgen._formats import harden
 from qxgen._loader import EventSpec, check_schema, load_schema_dir, read_event_spec
 from qxgen._models import EventClass, render_events
 from qxgen._naming import pascal_case, snake_case
@@ -110,7 +112,8 @@ def plan(config: GeneratorConfig) -> Plan:
         OutputFile(str(package_rel / "worker.py"), _py(env, "worker.py.jinja", context)),
     ]
     for spec, view in zip(specs, views, strict=True):
-        schema = harden(bundle.standalone(names[_key(spec)]))
+        schema = bundle.standalone(names[_key(spec)])
+        _check_compiles(spec, schema)
         owned.append(
             OutputFile(str(integration / "event_schemas" / view.schema_file), dumps(schema))
         )
@@ -156,6 +159,15 @@ def plan(config: GeneratorConfig) -> Plan:
     }
     owned.append(OutputFile(manifest_path, json.dumps(manifest, indent=2) + "\n"))
     return Plan(files=sorted([*owned, *scaffold], key=lambda f: f.path), manifest=manifest_path)
+
+
+def _check_compiles(spec: EventSpec, schema: dict[str, Any]) -> None:
+    """Compile the bundled schema with the runtime's validator, so a pattern it cannot use
+    fails here rather than when the worker starts."""
+    try:
+        jsonschema_rs.validator_for(schema, validate_formats=True, offline=True)
+    except (ValueError, jsonschema_rs.ReferencingError) as exc:
+        raise SchemaError(spec.file.display, "", f"the runtime cannot compile it: {exc}") from None
 
 
 def _py(env: _render.Environment, template: str, context: Mapping[str, object]) -> str:
