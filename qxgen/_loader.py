@@ -81,11 +81,37 @@ def parse_document(raw: bytes, suffix: str, display: str) -> Any:
     try:
         if suffix == ".json":
             return json.loads(text)
-        return yaml.safe_load(text)
+        return _json_compatible(yaml.load(text, Loader=_JsonYamlLoader))
     except json.JSONDecodeError as exc:
         raise SchemaError(display, "", f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
     except yaml.YAMLError as exc:
         raise SchemaError(display, "", f"invalid YAML: {exc}") from None
+
+
+class _JsonYamlLoader(yaml.SafeLoader):
+    """YAML read as JSON data (YAML 1.2 style): ``2024-01-01`` stays a string and only
+    true/false are booleans (YAML 1.1 would turn a property called ``on`` or ``no`` into one)."""
+
+
+_DROPPED_TAGS = ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
+_JsonYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_JsonYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def _json_compatible(value: Any) -> Any:
+    """Object keys as strings (YAML allows ``200:``), as JSON Schema sees them."""
+    if isinstance(value, dict):
+        return {str(k): _json_compatible(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_compatible(v) for v in value]
+    return value
 
 
 def dialect_of(contents: Any) -> str:

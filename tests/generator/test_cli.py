@@ -240,3 +240,21 @@ def test_golden_case_checks_clean_through_the_cli(
     monkeypatch.chdir(case)
     result = run("generate", "--check")
     assert result.exit_code == 0, result.output
+
+
+def test_yaml_schemas_read_as_json_data(project: Path) -> None:
+    (project / "schemas" / "thing.json").unlink()
+    (project / "schemas" / "thing.yaml").write_text(
+        "x-qx-event: {type: shop.thing.happened, version: 1}\n"
+        "type: object\n"
+        "properties:\n"
+        "  on: {type: string, format: date, default: 2024-01-01}\n"
+        "examples:\n"
+        "  - {on: 2024-02-29}\n"
+    )
+    assert run("generate").exit_code == 0
+    bundled = json.loads(
+        (project / "svc/integration/event_schemas/shop.thing.happened.v1.json").read_text()
+    )
+    assert bundled["properties"]["on"]["default"] == "2024-01-01"
+    assert bundled["examples"] == [{"on": "2024-02-29"}]
