@@ -73,15 +73,17 @@ def lint_and_typecheck(root: Path, packages: list[str]) -> None:
 
 @pytest.fixture
 def on_path() -> Iterator[list[Path]]:
-    """Directories appended here are put on sys.path; imported packages are forgotten after."""
+    """Directories appended here are taken off sys.path after the test, and the modules
+    imported from them are forgotten (only those: qx and libraries stay imported)."""
     added: list[Path] = []
-    before = set(sys.modules)
     yield added
     for path in added:
-        if str(path) in sys.path:
+        while str(path) in sys.path:
             sys.path.remove(str(path))
-    for name in set(sys.modules) - before:
-        del sys.modules[name]
+        for name, module in list(sys.modules.items()):
+            origin = getattr(module, "__file__", None)
+            if origin and Path(origin).resolve().is_relative_to(path.resolve()):
+                del sys.modules[name]
 
 
 def copy_tree(src: Path, dst: Path) -> Path:
