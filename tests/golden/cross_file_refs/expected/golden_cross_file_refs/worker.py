@@ -2,19 +2,18 @@
 # Change the schemas and run `qxgen generate`: this file is rewritten on every run.
 """Worker entrypoint of golden_cross_file_refs: ``python -m golden_cross_file_refs.worker``.
 
-Settings come from ``QX_*`` (worker) and ``NATS_*`` (connection) environment variables.
+Settings come from ``QX_*`` (worker) and ``NATS_*`` (connection) environment variables;
+``OTEL_*`` configures telemetry and ``QX_PROBES_PORT`` turns on /healthz, /readyz, /metrics.
 SIGTERM or SIGINT stops fetching, lets in-flight handlers finish, then exits.
 """
 
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 
-from dishka import make_async_container
-from qx.cqrs import Mediator
-from qx.di import handlers_provider
-from qx.events import ConsumerSettings, NatsConsumer, NatsSettings
-from qx.worker import WorkerRuntime, WorkerSettings, serve
+from qx.service import run_worker, worker_app
+from qx.worker import WorkerRuntime, WorkerSettings
 
 from .handlers.parcel_delivered_v1 import ParcelDeliveredV1Handler
 from .handlers.parcel_shipped_v1 import ParcelShippedV1Handler
@@ -34,39 +33,19 @@ class Settings(WorkerSettings):
     durable: str | None = DURABLE
 
 
+def build(settings: Settings | None = None) -> AbstractAsyncContextManager[WorkerRuntime]:
+    """The worker, ready to ``run()``; tests and tools use this to run it in-process."""
+    settings = settings or Settings()
+    return worker_app(
+        settings=settings,
+        registry=build_registry(validate_payloads=settings.validate_payloads),
+        handlers=HANDLERS,
+        providers=providers(),
+    )
+
+
 async def main() -> None:
-    settings = Settings()
-    registry = build_registry(validate_payloads=settings.validate_payloads)
-    mediator = Mediator(HANDLERS)
-    container = make_async_container(*providers(), handlers_provider(mediator))
-    consumer = NatsConsumer(
-        NatsSettings(),
-        ConsumerSettings(
-            stream=settings.stream or STREAM,
-            durable=settings.durable or DURABLE,
-            subjects=registry.subjects,
-            ack_wait=settings.ack_wait,
-            max_deliver=settings.max_deliver,
-            provision=settings.provision,
-            dlq_stream=settings.dlq_stream,
-        ),
-    )
-    worker = WorkerRuntime(
-        container=container,
-        consumer=consumer,
-        registry=registry,
-        mediator=mediator,
-        concurrency=settings.concurrency,
-        batch=settings.batch,
-        fetch_timeout=settings.fetch_timeout,
-        retry=settings.retry_policy(),
-        handler_timeout=settings.handler_timeout,
-        shutdown_timeout=settings.shutdown_timeout,
-    )
-    try:
-        await serve(worker)
-    finally:
-        await container.close()
+    await run_worker(build(), service_name="golden_cross_file_refs")
 
 
 if __name__ == "__main__":
