@@ -21,16 +21,26 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy qx qxgen
 
+# The committed example service must match what the generator produces today.
+check-generated: $(STAMP)
+	cd examples/shop_service && ../../$(BIN)/qxgen generate --check
+
+generate: $(STAMP)
+	cd examples/shop_service && ../../$(BIN)/qxgen generate
+
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 -q
 
-test: lint typecheck pytest
+test: lint typecheck check-generated pytest
 
 demo: $(STAMP)
 	$(BIN)/python -m qxgen.demo
 
+# Benchmarks print numbers; they assert nothing and are not part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python bench/runtime_vs_plain.py
+	$(BIN)/python bench/validation_cost.py
+	$(BIN)/python bench/generator_bench.py
 
 clean:
 	rm -rf $(VENV) .qx .pytest_cache .mypy_cache .ruff_cache
