@@ -76,8 +76,12 @@ def subject_covers(pattern: str, subject: str) -> bool:
 
 
 async def ensure_consumer(js: JetStreamContext, s: ConsumerSettings, batch: int) -> None:
-    """Create or update the durable pull consumer (explicit ack, no backoff list)."""
-    max_ack_pending = s.max_ack_pending or max(DEFAULT_MAX_ACK_PENDING, 4 * batch)
+    """Create or update the durable pull consumer (explicit ack, no backoff list).
+
+    ``batch`` is how many messages one worker may hold at once (the runtime passes
+    batch x concurrency); below that, fetches stall until their timeout (facts §8).
+    """
+    max_ack_pending = s.max_ack_pending or max(DEFAULT_MAX_ACK_PENDING, batch)
     subjects = sorted(set(s.subjects))
     config = ConsumerConfig(
         durable_name=s.durable,

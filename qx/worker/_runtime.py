@@ -118,7 +118,7 @@ class WorkerRuntime:
         """Start consuming; returns after ``stop()`` has drained everything."""
         if self._running:
             raise RuntimeError("WorkerRuntime.run() is already running")
-        await self.consumer.start(self.batch)
+        await self.consumer.start(self.batch * self.concurrency)
         self._running = True
         self.stats.last_progress = time.monotonic()
         log.info(
