@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +21,6 @@ class RequestContext:
     tenant_id: str | None = None
     actor_id: str | None = None
     trace_id: str | None = None
-    extras: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
     def current() -> RequestContext | None:

@@ -34,7 +34,7 @@ _SUBJECT_VERSION = re.compile(r"\.v(?P<version>[0-9]{1,9})$")
 _ASCII_INT = re.compile(r"^[0-9]{1,9}$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs ~2 µs per message on the hot path
 class Envelope:
     """What we learned from a message before looking at the event registry."""
 
