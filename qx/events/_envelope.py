@@ -73,8 +73,10 @@ def parse_envelope(
         return _parse_cloudevent(subject, h, body)
     if "qx.event_name" in h:
         return _parse_qx(h, body)
-    # A Qx envelope may come without headers; recognise it by its body.
+    # Structured-mode CloudEvents and header-less Qx envelopes are recognised by their body.
     doc = _json(body)
+    if isinstance(doc, dict) and "specversion" in doc:
+        return _parse_structured(subject, h, doc)
     if isinstance(doc, dict) and "event_name" in doc and "payload" in doc:
         return _qx_from_doc(h, doc)
     raise MissingEnvelopeFieldError(
@@ -128,6 +130,25 @@ def _parse_cloudevent(subject: str, h: Mapping[str, str], body: bytes) -> Envelo
         time=_optional(h, "ce-time"),
         headers=h,
     )
+
+
+def _parse_structured(subject: str, h: Mapping[str, str], doc: dict[str, Any]) -> Envelope:
+    """CloudEvents structured mode (``application/cloudevents+json``): attributes in the body.
+
+    Mapped onto the binary-mode reader so both follow exactly the same rules.
+    """
+    if "data_base64" in doc:
+        raise MissingEnvelopeFieldError(
+            "structured CloudEvent carries data_base64; qx events are JSON, send `data`"
+        )
+    # Encoded so the binary reader's percent-decoding gives back exactly the body's values.
+    attrs = {
+        f"ce-{k}": encode_value(v if isinstance(v, str) else json.dumps(v))
+        for k, v in doc.items()
+        if k != "data" and v is not None
+    }
+    data = json.dumps(doc.get("data")).encode()
+    return _parse_cloudevent(subject, {**h, **attrs}, data)
 
 
 def _split_version(raw_type: str, h: Mapping[str, str], subject: str) -> tuple[str, int | None]:

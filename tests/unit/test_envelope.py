@@ -72,6 +72,29 @@ def test_version_resolution_order(headers: dict[str, str], subject: str, version
     assert env.event_version == version
 
 
+def test_structured_mode_cloudevent_is_read_like_binary_mode() -> None:
+    doc = {
+        "specversion": "1.0",
+        "id": "s-1",
+        "type": "orders.order.placed.v2",
+        "source": "//java/svc",
+        "tenantid": "t 1",
+        "correlationid": "100%25 literal",
+        "datacontenttype": "application/json",
+        "data": {"order_id": "o1"},
+    }
+    headers = {"content-type": "application/cloudevents+json"}
+    env = parse_envelope("x", headers, json.dumps(doc).encode())
+    assert (env.event_type, env.event_version, env.event_id) == ("orders.order.placed", 2, "s-1")
+    assert env.tenant_id == "t 1"
+    assert env.correlation_id == "100%25 literal"  # body values are not percent-encoded
+    assert env.data == {"order_id": "o1"}
+    with pytest.raises(MissingEnvelopeFieldError, match="data_base64"):
+        parse_envelope("x", headers, json.dumps({**doc, "data_base64": "e30="}).encode())
+    with pytest.raises(MissingEnvelopeFieldError, match="ce-source"):
+        parse_envelope("x", headers, json.dumps({**doc, "source": None}).encode())
+
+
 def test_qx_envelope_with_headers_and_body() -> None:
     body = {
         "event_id": "q1",
