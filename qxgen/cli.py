@@ -9,8 +9,11 @@ from __future__ import annotations
 import click
 
 from qxgen._version import VERSION
+from qxgen.commands.demo import demo
+from qxgen.commands.dev import dev
 from qxgen.commands.generate import generate
 from qxgen.commands.init import init
+from qxgen.commands.publish import publish
 from qxgen.ops_commands import register as register_ops_commands
 
 
@@ -22,6 +25,9 @@ def cli() -> None:
 
 cli.add_command(generate)
 cli.add_command(init)
+cli.add_command(publish)
+cli.add_command(dev)
+cli.add_command(demo)
 register_ops_commands(cli)  # dlq list/show/replay/purge
 
 

