@@ -97,7 +97,11 @@ class EmbeddedNatsServer:
             conf.write_text(f"max_payload: {self.max_payload}\n")
             args += ["-c", str(conf)]
         log = self.log_file.open("ab")
-        self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        # A session of its own: a terminal's Ctrl-C must reach the worker first (which drains and
+        # acks), not the server at the same moment; the owner stops the server afterwards.
+        self._proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while not _port_open(self.port):
