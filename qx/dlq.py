@@ -2,8 +2,9 @@
 
 A record is a NATS message on ``<prefix>.<stream>.<durable>`` whose body is the original body,
 byte for byte, and whose headers are the original headers plus ``Qx-Dlq-*`` facts about the
-failure. ``Nats-Msg-Id`` is ``qx-dlq:<stream>:<seq>`` so the worker path and the advisory path
-can both write it without duplicating.
+failure. ``Nats-Msg-Id`` is ``qx-dlq:<stream>:<consumer>:<seq>`` so the worker path and the
+advisory path can both write it without duplicating, while two services consuming the same
+message (two durables) each keep their own record in a shared DLQ stream.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ _DROP = {"nats-msg-id", "nats-expected-stream", "nats-expected-last-sequence"}
 _MAX_MESSAGE = 1000
 
 
-def record_id(stream: str, seq: int) -> str:
-    return f"qx-dlq:{stream}:{seq}"
+def record_id(stream: str, consumer: str, seq: int) -> str:
+    return f"qx-dlq:{stream}:{consumer}:{seq}"
 
 
 def _clean(value: str, limit: int = _MAX_MESSAGE) -> str:
@@ -68,7 +69,7 @@ def build_record_headers(
             H_SUBJECT: subject,
             H_FAILED_AT: (failed_at or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
             H_ORIGIN: origin,
-            "Nats-Msg-Id": record_id(stream, seq),
+            "Nats-Msg-Id": record_id(stream, consumer, seq),
         }
     )
     if trace_id:
@@ -98,7 +99,7 @@ class DlqRecord:
 
     @property
     def id(self) -> str:
-        return record_id(self.stream, self.stream_seq)
+        return record_id(self.stream, self.consumer, self.stream_seq)
 
 
 def parse_record(dlq_seq: int, headers: Mapping[str, str] | None, body: bytes | None) -> DlqRecord:

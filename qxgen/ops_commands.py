@@ -140,7 +140,8 @@ def list_command(
 def show_command(url: str, dlq_stream: str, record_id: str) -> None:
     """Show one record: payload, headers, why it failed, and where to find its trace.
 
-    ID is the record id from `dlq list` (qx-dlq:<stream>:<seq>) or its DLQ sequence number.
+    ID is the record id from `dlq list` (qx-dlq:<stream>:<consumer>:<seq>) or its DLQ
+    sequence number.
     """
 
     async def action(nc: Client) -> DlqRecord:

@@ -14,6 +14,7 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
 
 from qx.events._connection import create_nats_connection
 from qx.events._provision import find_advisory_stream, provision
@@ -23,6 +24,22 @@ from qx.exceptions import ConfigurationError
 log = logging.getLogger("qx.consumer")
 
 _REBUILD_DELAY = 1.0
+_REBIND_AFTER = 3
+
+
+def _check_consumer(config: ConsumerConfig, s: ConsumerSettings) -> None:
+    """Refuse consumers qx cannot run correctly, typically ops-made ones (provision=False)."""
+    where = f"consumer {s.durable} on stream {s.stream}"
+    if config.ack_policy not in (None, AckPolicy.EXPLICIT):
+        raise ConfigurationError(
+            f"{where} has ack_policy={config.ack_policy}; qx acks each message after its "
+            "handler succeeded and needs ack_policy=explicit (recreate the consumer)"
+        )
+    if config.backoff:
+        raise ConfigurationError(
+            f"{where} has a backoff list {config.backoff}; qx computes retry delays itself and "
+            "the server would add the two (remove backoff from the consumer)"
+        )
 
 
 class NatsConsumer:
@@ -44,6 +61,7 @@ class NatsConsumer:
         self._adv_sub: JetStreamContext.PullSubscription | None = None
         self._batch_hint = 64
         self._rebuild_lock = asyncio.Lock()
+        self._fetch_errors = 0  # consecutive server errors on fetch (consumer deleted, ...)
         # Read back from the server after binding: it is the source of truth when streams are
         # managed by ops (provision=False).
         self.max_deliver = settings.max_deliver
@@ -63,13 +81,18 @@ class NatsConsumer:
 
     @property
     def is_ready(self) -> bool:
-        return self._nc is not None and self._nc.is_connected and self._sub is not None
+        return (
+            self._nc is not None
+            and self._nc.is_connected
+            and self._sub is not None
+            and self._fetch_errors == 0
+        )
 
     async def start(self, batch_hint: int = 64) -> None:
         """Connect (if needed), provision (if enabled) and bind."""
         self._batch_hint = batch_hint
         if self._nc is None or self._nc.is_closed:
-            self._nc = await create_nats_connection(self.nats_settings)
+            self._nc = await self._connect()
             self._owns_connection = True
         self._js = self._nc.jetstream()
         advisory_stream: str | None
@@ -85,9 +108,11 @@ class NatsConsumer:
                 f"exist ({exc.description}); provisioning is off, so create it (explicit ack, "
                 "no backoff list) or enable provisioning (QX_PROVISION=true)"
             ) from None
+        _check_consumer(info.config, self.settings)
         self._sub = await self._js.pull_subscribe_bind(
             self.settings.durable, stream=self.settings.stream
         )
+        self._fetch_errors = 0
         self.max_deliver = info.config.max_deliver or -1
         self.ack_wait = info.config.ack_wait or self.settings.ack_wait
         self._adv_sub = None
@@ -104,6 +129,23 @@ class NatsConsumer:
                 self.settings.advisory_durable,
                 self.settings.advisory_subject,
             )
+
+    async def _connect(self) -> Client:
+        """The first connection, retried until the server answers: a worker started before
+        its server (or during an outage) waits instead of crashing."""
+        delay = 0.5
+        while True:
+            try:
+                return await create_nats_connection(self.nats_settings)
+            except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
+                log.warning(
+                    "cannot reach NATS at %s (%s); retrying in %.1fs",
+                    self.nats_settings.url,
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def fetch(self, batch: int, timeout: float) -> list[Msg]:
         """Messages, or [] on timeout (no messages, or server unreachable for now)."""
@@ -126,12 +168,33 @@ class NatsConsumer:
             raise RuntimeError("NatsConsumer is not started; call `await consumer.start()`")
         nc = self._nc
         try:
-            return await sub.fetch(batch, timeout=timeout)
+            msgs = await sub.fetch(batch, timeout=timeout)
         except TimeoutError:  # nats.errors.TimeoutError, or asyncio's from nats-py
             return []
         except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
             await self._rebuild(nc)
             return []
+        except nats.js.errors.APIError as exc:
+            # The server answers, but not with messages: the consumer or stream was deleted or
+            # is unavailable. Report not-ready and, if it persists, provision/bind again.
+            self._fetch_errors += 1
+            log.warning("fetch refused by the server (%s); attempt %d", exc, self._fetch_errors)
+            if self._fetch_errors >= _REBIND_AFTER:
+                await self._rebind()
+            else:
+                await asyncio.sleep(min(timeout, 1.0))
+            return []
+        self._fetch_errors = 0
+        return msgs
+
+    async def _rebind(self) -> None:
+        async with self._rebuild_lock:
+            try:
+                await self.start(self._batch_hint)
+                log.info("consumer %s bound again", self.settings.durable)
+            except Exception as exc:
+                log.warning("re-binding %s failed (%s)", self.settings.durable, exc)
+                await asyncio.sleep(_REBUILD_DELAY)
 
     async def _rebuild(self, broken: Client | None) -> None:
         """The connection is closed for good: make a new one and bind again, until it works.

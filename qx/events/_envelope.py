@@ -51,8 +51,9 @@ class Envelope:
     time: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-cased keys, raw values
 
-    def request_context(self) -> RequestContext:
+    def request_context(self, trace_id: str | None = None) -> RequestContext:
         return RequestContext(
+            trace_id=trace_id,
             correlation_id=self.correlation_id,
             event_id=self.event_id,
             causation_id=self.causation_id,
@@ -88,7 +89,7 @@ def parse_envelope(
 def _json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         preview = body[:60].decode("utf-8", "replace")
         raise InvalidJsonError(f"body is not valid JSON ({exc}); body starts {preview!r}") from None
 

@@ -282,24 +282,31 @@ async def list_records(
     return found
 
 
-def _parse_id(record_id: str | int) -> int | tuple[str, int]:
-    """A DLQ sequence number, or the (stream, seq) that ``qx-dlq:<stream>:<seq>`` names."""
+Origin = tuple[str, str | None, int]  # (stream, consumer or None = any, stream seq)
+
+
+def _parse_id(record_id: str | int) -> int | Origin:
+    """A DLQ sequence number, or the origin ``qx-dlq:<stream>:<consumer>:<seq>`` names
+    (``qx-dlq:<stream>:<seq>`` matches the records of every consumer of that message)."""
     text = str(record_id).strip()
     if text.isdigit():
         return int(text)
     prefix, _, rest = text.partition(":")
-    stream, _, seq = rest.rpartition(":")
-    if prefix != "qx-dlq" or not stream or not seq.isdigit():
+    parts = rest.split(":")
+    seq = parts[-1]
+    if prefix != "qx-dlq" or len(parts) < 2 or not parts[0] or not seq.isdigit():
         raise DlqRecordNotFoundError(
             f"{text!r} is not a DLQ record id; use the id shown by `dlq list` "
-            "(qx-dlq:<stream>:<seq>) or the DLQ sequence number"
+            "(qx-dlq:<stream>:<consumer>:<seq>) or the DLQ sequence number"
         )
-    return stream, int(seq)
+    if len(parts) == 2:
+        return parts[0], None, int(seq)
+    return ":".join(parts[:-2]), parts[-2], int(seq)
 
 
 async def _resolve(nc: Client, dlq_stream: str, ids: Sequence[str | int]) -> list[DlqRecord]:
     wanted = [(str(i), _parse_id(i)) for i in ids]
-    by_key: dict[int | tuple[str, int], list[DlqRecord]] = {}
+    by_key: dict[int | Origin, list[DlqRecord]] = {}
     state = await dlq_state(nc, dlq_stream)
     js = nc.jetstream()
     by_seq = {key for _, key in wanted if isinstance(key, int)}
@@ -313,11 +320,14 @@ async def _resolve(nc: Client, dlq_stream: str, ids: Sequence[str | int]) -> lis
             by_key[seq] = [parse_record(seq, raw.headers, raw.data)]
     if by_origin and state.records:
         async for record in _iter_raw(js, dlq_stream, state.first_seq, state.last_seq):
-            origin = (record.stream, record.stream_seq)
-            if origin in by_origin:
-                # After the duplicate window both paths can write a record for one message;
-                # all of them stand for the same failure and are handled together.
-                by_key.setdefault(origin, []).append(record)
+            # After the duplicate window both paths can write a record for one message;
+            # all of them stand for the same failure and are handled together.
+            for origin in (
+                (record.stream, record.consumer, record.stream_seq),
+                (record.stream, None, record.stream_seq),
+            ):
+                if origin in by_origin:
+                    by_key.setdefault(origin, []).append(record)
     missing = [text for text, key in wanted if key not in by_key]
     if missing:
         raise DlqRecordNotFoundError(
@@ -335,7 +345,7 @@ async def _resolve(nc: Client, dlq_stream: str, ids: Sequence[str | int]) -> lis
 
 
 async def get_record(nc: Client, dlq_stream: str, record_id: str | int) -> DlqRecord:
-    """One record by ``qx-dlq:<stream>:<seq>`` or by its DLQ sequence number."""
+    """One record by ``qx-dlq:<stream>:<consumer>:<seq>`` or by its DLQ sequence number."""
     return (await _resolve(nc, dlq_stream, [record_id]))[0]
 
 

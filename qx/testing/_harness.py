@@ -29,10 +29,12 @@ class WorkerHarness:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.worker.run(), name="qx-test-worker")
-        while not self.worker.is_running:
-            if self._task.done():
-                self._task.result()  # raises what run() raised
-            await asyncio.sleep(0.01)
+        running = asyncio.create_task(self.worker.wait_running())
+        await asyncio.wait([self._task, running], return_when=asyncio.FIRST_COMPLETED)
+        if not running.done():
+            running.cancel()
+            self._task.result()  # run() ended before it was running: raise what it raised
+            raise RuntimeError("worker stopped before it started consuming")
 
     async def wait_for(
         self, predicate: Callable[[list[Settled]], bool], timeout: float = 10.0

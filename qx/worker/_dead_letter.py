@@ -9,6 +9,7 @@ rebuilds the record from the source stream (facts §2).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -17,6 +18,8 @@ from datetime import UTC, datetime
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy
 
 from qx import dlq
 from qx.events._publisher import check_size, publish_with_retry
@@ -95,9 +98,10 @@ class AdvisoryProcessor:
     def __init__(self, connection: Connection, writer: DeadLetterWriter) -> None:
         self._connection = connection
         self._writer = writer
+        self._retention: dict[str, RetentionPolicy | None] = {}
 
-    async def handle(self, advisory: Msg) -> bool:
-        """True if the record is stored (or nothing is to be done): ack the advisory."""
+    async def handle(self, advisory: Msg) -> None:
+        """Store the record; raises if it could not be stored (the caller naks the advisory)."""
         try:
             doc = json.loads(advisory.data)
             stream = str(doc["stream"])
@@ -105,7 +109,7 @@ class AdvisoryProcessor:
             deliveries = int(doc.get("deliveries", 0))
         except (ValueError, KeyError, TypeError):
             log.error("unreadable max-deliveries advisory, acking it: %r", advisory.data[:200])
-            return True
+            return
         js = self._connection().jetstream()
         subject, headers, body, note = "", None, b"", ""
         try:
@@ -125,11 +129,13 @@ class AdvisoryProcessor:
             reason="max_deliver_exceeded:unsettled",
             error_type="MaxDeliveriesAdvisory",
             error_message=(
-                "the server gave up after the last delivery without a record from the worker "
-                "(handler crashed or hung past ack_wait, or the DLQ write failed)." + note
+                "deliveries exhausted without a record from the worker: its process stopped "
+                "mid-message (crash, kill, or stop on the last delivery) or its DLQ write "
+                "failed; see the worker's logs around failed-at." + note
             ),
             origin="advisory",
         )
+        await self._remove_original(js, stream, seq)
         log.warning(
             "dead-lettered %s seq %d from a max-deliveries advisory (%d deliveries) at %s",
             stream,
@@ -137,4 +143,16 @@ class AdvisoryProcessor:
             deliveries,
             datetime.now(UTC).isoformat(),
         )
-        return True
+
+    async def _remove_original(self, js: JetStreamContext, stream: str, seq: int) -> None:
+        """On workqueue and interest streams an exhausted message stays forever and any new
+        consumer gets it again (facts §2); now that the record is stored, delete it."""
+        if stream not in self._retention:
+            try:
+                info = await js.stream_info(stream)
+                self._retention[stream] = info.config.retention
+            except nats.js.errors.NotFoundError:
+                self._retention[stream] = None
+        if self._retention[stream] in (RetentionPolicy.WORK_QUEUE, RetentionPolicy.INTEREST):
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await js.delete_msg(stream, seq)

@@ -32,7 +32,7 @@ from qx.telemetry._attributes import SETTLEMENT
 from qx.worker._dead_letter import AdvisoryProcessor, DeadLetterWriter
 from qx.worker._decision import Ack, DeadLetter, Decision, Nak, Outcome, decide
 from qx.worker._flow import CreditWindow
-from qx.worker._settings import RetryPolicy
+from qx.worker._settings import DEFAULT_HANDLER_TIMEOUT, RetryPolicy
 from qx.worker._stats import Settled, WorkerStats
 
 log = logging.getLogger("qx.worker")
@@ -71,7 +71,7 @@ class WorkerRuntime:
         batch: int = 64,
         fetch_timeout: float = 1.0,
         retry: RetryPolicy | None = None,
-        handler_timeout: float | None = None,
+        handler_timeout: float | None = DEFAULT_HANDLER_TIMEOUT,
         shutdown_timeout: float = 30.0,
     ) -> None:
         if concurrency < 1 or batch < 1:
@@ -85,7 +85,8 @@ class WorkerRuntime:
         self.batch = batch
         self.fetch_timeout = fetch_timeout
         self.retry = retry or RetryPolicy()
-        self.handler_timeout = handler_timeout
+        # None or 0: no limit (then a hung handler holds its slot and message until restart).
+        self.handler_timeout = handler_timeout if handler_timeout and handler_timeout > 0 else None
         self.shutdown_timeout = shutdown_timeout
         self.stats = WorkerStats()
         self._durable = consumer.settings.durable
@@ -99,6 +100,8 @@ class WorkerRuntime:
         self._drained = asyncio.Event()
         self._done = asyncio.Event()
         self._running = False
+        self._run_called = False
+        self._started = asyncio.Event()
 
     # -- public --------------------------------------------------------------------------
 
@@ -114,12 +117,26 @@ class WorkerRuntime:
     def is_ready(self) -> bool:
         return self._running and not self._stopping.is_set() and self.consumer.is_ready
 
+    async def wait_running(self) -> None:
+        """Return once ``run()`` has connected, provisioned and started consuming."""
+        await self._started.wait()
+
     async def run(self) -> None:
         """Start consuming; returns after ``stop()`` has drained everything."""
-        if self._running:
-            raise RuntimeError("WorkerRuntime.run() is already running")
-        await self.consumer.start(self.batch * self.concurrency)
+        if self._run_called:
+            raise RuntimeError("WorkerRuntime.run() can be called once; build a new worker")
+        self._run_called = True
+        try:
+            await self.consumer.start(self.batch * self.concurrency)
+        except BaseException:
+            self._done.set()
+            raise
+        if self._stopping.is_set():  # stop() arrived while connecting
+            await self.consumer.close()
+            self._done.set()
+            return
         self._running = True
+        self._started.set()
         self.stats.last_progress = time.monotonic()
         log.info(
             "worker %s consuming %s from %s (concurrency=%d, batch=%d, max_deliver=%d)",
@@ -154,7 +171,7 @@ class WorkerRuntime:
         was fetched but not started, close the connection; returns when all that is done."""
         self._stopping.set()
         self._window.close()
-        if self._running:
+        if self._run_called:
             await self._done.wait()
 
     # -- fetching ------------------------------------------------------------------------
@@ -194,6 +211,10 @@ class WorkerRuntime:
         if pending:
             await asyncio.wait(pending, timeout=self.fetch_timeout + 1.0)
 
+    def _is_last_delivery(self, msg: Msg) -> bool:
+        max_deliver = self.consumer.max_deliver
+        return max_deliver > 0 and ack_facts(msg)[1] >= max_deliver
+
     async def _return_unstarted(self, msg: Msg) -> None:
         """Fetched but never started: hand it back for immediate redelivery elsewhere."""
         with contextlib.suppress(Exception):
@@ -202,8 +223,17 @@ class WorkerRuntime:
         self._window.release()
 
     async def _drain(self, workers: list[asyncio.Task[None]]) -> None:
+        # Handing back a message on its last allowed delivery would spend that delivery without
+        # an attempt (it would be dead-lettered unprocessed), so those few still run here.
+        last_chance: list[Msg] = []
         while not self._queue.empty():
-            await self._return_unstarted(self._queue.get_nowait())
+            msg = self._queue.get_nowait()
+            if self._is_last_delivery(msg):
+                last_chance.append(msg)
+            else:
+                await self._return_unstarted(msg)
+        for msg in last_chance:
+            self._queue.put_nowait(msg)
         for _ in workers:
             self._queue.put_nowait(_STOP)
         _, pending = await asyncio.wait(workers, timeout=self.shutdown_timeout)
@@ -267,11 +297,18 @@ class WorkerRuntime:
             try:
                 await self._process(msg)
             except asyncio.CancelledError:
+                # Only reached when this task itself is cancelled (shutdown_timeout): handlers'
+                # own CancelledErrors are outcomes, see _dispatch.
                 with contextlib.suppress(Exception):
                     await msg.nak()
                 raise
-            except Exception:  # a bug in settlement must not kill the worker task
-                log.exception("unexpected error processing %s; it will be redelivered", msg.subject)
+            except Exception as exc:  # e.g. the connection broke while settling
+                delay = self.retry.delay_for(ack_facts(msg)[1])
+                log.exception(
+                    "could not settle %s (%s); nak'd with %.1fs delay", msg.subject, exc, delay
+                )
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=delay)
             finally:
                 self._held.pop(id(msg), None)
                 self._window.release()
@@ -304,11 +341,15 @@ class WorkerRuntime:
                         correlation_id=env.correlation_id,
                         tenant_id=env.tenant_id,
                     )
-                    ctx = env.request_context()
+                    ctx = env.request_context(trace_id)
                     event = self.registry.build(env.event_type, env.event_version, env.data)
                 except PoisonMessageError as exc:
                     outcome = Outcome("poison", exc.reason, type(exc).__name__, exc.message, False)
                     exc_for_span: BaseException | None = exc
+                except Exception as exc:  # e.g. RecursionError from absurdly nested JSON
+                    message = f"message could not be decoded: {type(exc).__name__}: {exc}"
+                    outcome = Outcome("poison", "undecodable", type(exc).__name__, message, False)
+                    exc_for_span = exc
                 else:
                     with use_context(ctx):
                         outcome, exc_for_span = await self._dispatch(event, ctx)
@@ -318,9 +359,11 @@ class WorkerRuntime:
                     self._log_failure(msg, ctx, outcome, decision, delivered)
                 if span.is_recording():
                     span.set_attribute(SETTLEMENT, decision.kind)
-                written = await self._settle(
-                    msg, decision, outcome, stream, delivered, seq, trace_id
-                )
+                # Settle inside the message's context so its log lines carry the ids too.
+                with use_context(ctx) if ctx else contextlib.nullcontext():
+                    written = await self._settle(
+                        msg, decision, outcome, stream, delivered, seq, trace_id
+                    )
         finally:
             self.stats.in_flight -= 1
             metrics.in_flight.add(-1)
@@ -347,17 +390,27 @@ class WorkerRuntime:
     async def _dispatch(
         self, event: Any, ctx: RequestContext
     ) -> tuple[Outcome, BaseException | None]:
+        deadline: asyncio.Timeout | None = None
         try:
             if self.handler_timeout is None:
                 result = await self._call(event, ctx)
             else:
-                async with asyncio.timeout(self.handler_timeout):
+                async with asyncio.timeout(self.handler_timeout) as deadline:
                     result = await self._call(event, ctx)
         except NonRetryableError as exc:
             return Outcome("failure", "non_retryable", type(exc).__name__, str(exc), False), exc
         except TimeoutError as exc:
-            message = f"handler did not finish within handler_timeout={self.handler_timeout}s"
-            return Outcome("failure", "handler_timeout", "TimeoutError", message, True), exc
+            if deadline is not None and deadline.expired():
+                message = f"handler did not finish within handler_timeout={self.handler_timeout}s"
+                return Outcome("failure", "handler_timeout", "TimeoutError", message, True), exc
+            return Outcome("failure", "handler_error", "TimeoutError", str(exc), True), exc
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled (shutdown): let the worker nak it
+            # The handler's own business (a cancelled subtask or gather): a failed attempt.
+            message = f"handler raised CancelledError: {exc}"
+            return Outcome("failure", "handler_error", "CancelledError", message, True), exc
         except Exception as exc:
             return Outcome("failure", "handler_error", type(exc).__name__, str(exc), True), exc
         if result.is_success:
@@ -409,9 +462,11 @@ class WorkerRuntime:
                 trace_id=trace_id,
             )
         except Exception as exc:
-            # Not stored: do not term. Nak so it is retried; if deliveries run out, the
-            # max-deliveries advisory path writes the record later.
-            delay = self.retry.delay_for(delivered)
+            # Not stored: do not term. Nak so it is retried; once deliveries run out the
+            # max-deliveries advisory path writes the record. On the last delivery a plain nak
+            # makes that advisory fire at once, well inside the DLQ's 120 s dedup window.
+            last = self.consumer.max_deliver > 0 and delivered >= self.consumer.max_deliver
+            delay = 0.0 if last else self.retry.delay_for(delivered)
             log.error(
                 "DLQ write for %s seq %d failed (%s: %s); nak'd with %.1fs delay, the advisory "
                 "path will record it if deliveries run out",
@@ -421,7 +476,7 @@ class WorkerRuntime:
                 exc,
                 delay,
             )
-            await msg.nak(delay=delay)
+            await msg.nak(delay=delay or None)
             self.stats.failed += 1
             metrics.failed.add(1, attrs)
             return False

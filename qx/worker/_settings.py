@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_HANDLER_TIMEOUT = 300.0
+
 
 class RetryPolicy(BaseModel):
     """Exponential nak delays: ``min(max_delay, base * factor ** (delivery - 1))`` seconds.
@@ -21,8 +23,10 @@ class RetryPolicy(BaseModel):
 
     def delay_for(self, num_delivered: int) -> float:
         exponent = max(num_delivered, 1) - 1
-        # Cap the exponent so huge delivery counts cannot overflow the float.
-        return float(min(self.max_delay, self.base_delay * self.factor ** min(exponent, 64)))
+        try:
+            return float(min(self.max_delay, self.base_delay * self.factor**exponent))
+        except OverflowError:  # factor ** exponent beyond a float: long past max_delay
+            return float(self.max_delay)
 
 
 class WorkerSettings(BaseSettings):
@@ -40,7 +44,9 @@ class WorkerSettings(BaseSettings):
     backoff_base: float = Field(default=1.0, ge=0)
     backoff_factor: float = Field(default=2.0, ge=1)
     backoff_max: float = Field(default=300.0, ge=0)
-    handler_timeout: float | None = Field(default=None, gt=0)
+    # A hung handler is cancelled and retried after this many seconds, so it cannot hold a
+    # slot (and its message, kept alive by in-progress heartbeats) forever. 0 = no limit.
+    handler_timeout: float | None = Field(default=DEFAULT_HANDLER_TIMEOUT, ge=0)
     shutdown_timeout: float = Field(default=30.0, ge=0)
     provision: bool = True
     validate_payloads: bool = True

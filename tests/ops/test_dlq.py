@@ -49,7 +49,7 @@ async def test_list_and_get_records_written_by_the_worker(
     by_id = await ops.get_record(nc, names.dlq_stream, first.id)
     by_seq = await ops.get_record(nc, names.dlq_stream, str(first.dlq_seq))
     assert by_id == by_seq == first
-    assert first.id == f"qx-dlq:{names.stream}:{first.stream_seq}"
+    assert first.id == f"qx-dlq:{names.stream}:{names.durable}:{first.stream_seq}"
     assert json.loads(first.body) == {"order_id": "o0", "total": 0.0}
     assert first.reason == "non_retryable:non_retryable"
     assert first.attempts == 1
