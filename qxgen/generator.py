@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -59,10 +59,16 @@ class SettingsField:
     needs_field: bool
 
 
-def plan(config: GeneratorConfig) -> Plan:
-    """Everything ``qxgen generate`` would write for ``config``."""
+def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None) -> Plan:
+    """Everything ``qxgen generate`` would write for ``config``.
+
+    ``progress`` is told each stage (the CLI shows it as a spinner on large schema sets).
+    """
+    step = progress or (lambda _: None)
     schemas_display = config.display(config.schemas)
+    step(f"loading schemas from {schemas_display}")
     files = load_schema_dir(config.schemas, schemas_display)
+    step(f"checking {len(files)} schema files")
     for file in files:
         check_schema(file)
     specs = [spec for f in files if (spec := read_event_spec(f)) is not None]
@@ -81,6 +87,7 @@ def plan(config: GeneratorConfig) -> Plan:
         allow_remote=config.allow_remote_refs,
         allow_outside=config.allow_external_refs,
     )
+    step(f"resolving $refs of {len(specs)} events")
     for spec in specs:
         bundler.add_root(spec.file, names[_key(spec)])
     bundle = bundler.bundle()
@@ -103,6 +110,7 @@ def plan(config: GeneratorConfig) -> Plan:
         "settings_fields": _settings_fields(config),
     }
 
+    step(f"generating models for {len(specs)} events (datamodel-code-generator)")
     owned: list[OutputFile] = [
         OutputFile(
             str(integration / "__init__.py"), _py(env, "integration_init.py.jinja", context)
@@ -111,6 +119,7 @@ def plan(config: GeneratorConfig) -> Plan:
         OutputFile(str(integration / "registry.py"), _py(env, "registry.py.jinja", context)),
         OutputFile(str(package_rel / "worker.py"), _py(env, "worker.py.jinja", context)),
     ]
+    step("compiling each event schema with the runtime's validator")
     for spec, view in zip(specs, views, strict=True):
         schema = bundle.standalone(names[_key(spec)])
         _check_compiles(spec, schema)

@@ -69,7 +69,8 @@ def generate(
             allow_remote_refs=allow_remote_refs,
             allow_external_refs=allow_external_refs,
         )
-        result = plan(config)
+        with console.status("generating", spinner="dots") as spinner:
+            result = plan(config, progress=lambda stage: spinner.update(stage))
         where = config.display(config.out)
         prefix = "" if where == "." else f"{where}/"
         if check_only:
