@@ -44,6 +44,16 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
+class _TextFormatter(logging.Formatter):
+    """Shows ``-`` rather than ``None`` for lines logged outside a message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        for name in ("correlation_id", "tenant_id"):
+            if getattr(record, name, None) is None:
+                setattr(record, name, "-")
+        return super().format(record)
+
+
 _TEXT = (
     "%(asctime)s %(levelname)s %(name)s [cid=%(correlation_id)s tenant=%(tenant_id)s] %(message)s"
 )
@@ -54,7 +64,7 @@ def configure_logging(level: str | None = None, fmt: Literal["text", "json"] | N
     (``text`` or ``json``)."""
     handler = logging.StreamHandler()
     chosen = fmt or os.environ.get("QX_LOG_FORMAT", "text")
-    handler.setFormatter(_JsonFormatter() if chosen == "json" else logging.Formatter(_TEXT))
+    handler.setFormatter(_JsonFormatter() if chosen == "json" else _TextFormatter(_TEXT))
     handler.addFilter(RequestContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
