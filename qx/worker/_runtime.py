@@ -132,11 +132,11 @@ class WorkerRuntime:
             raise RuntimeError("WorkerRuntime.run() can be called once; build a new worker")
         self._run_called = True
         try:
-            await self.consumer.start(self.batch * self.concurrency)
+            started = await self._start_consumer()
         except BaseException:
             self._done.set()
             raise
-        if self._stopping.is_set():  # stop() arrived while connecting
+        if not started:  # stop() arrived while connecting (the first connect retries forever)
             await self.consumer.close()
             self._done.set()
             return
@@ -170,6 +170,19 @@ class WorkerRuntime:
             self._running = False
             self._done.set()
             log.info("worker %s stopped", self._durable)
+
+    async def _start_consumer(self) -> bool:
+        """Connect, provision and bind, unless ``stop()`` comes first (then False)."""
+        starting = asyncio.create_task(self.consumer.start(self.batch * self.concurrency))
+        stopping = asyncio.create_task(self._stopping.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if starting.done():
+            starting.result()  # raise what start() raised (a ConfigurationError, say)
+            return not self._stopping.is_set()
+        starting.cancel()
+        await asyncio.wait({starting}, timeout=5.0)
+        return False
 
     async def stop(self) -> None:
         """Stop fetching, let in-flight handlers finish (up to ``shutdown_timeout``), nak what

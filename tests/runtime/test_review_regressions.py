@@ -170,3 +170,23 @@ def test_dlq_record_body_is_the_original_bytes() -> None:
 
     assert record_id("S", "billing", 7) == "qx-dlq:S:billing:7"
     assert json.loads(b"{}") == {}
+
+
+async def test_stop_while_the_first_connect_is_still_retrying_returns() -> None:
+    """A worker started before its server waits for it; SIGTERM in that state must not hang."""
+    from qx.cqrs import Mediator
+    from qx.embedded import free_port
+    from qx.events import ConsumerSettings, EventRegistry, NatsConsumer, NatsSettings
+    from qx.worker import WorkerRuntime
+
+    consumer = NatsConsumer(
+        NatsSettings(url=f"nats://127.0.0.1:{free_port()}", connect_timeout=0.2),
+        ConsumerSettings(stream="S", durable="d", subjects=["a.>"]),
+    )
+    worker = WorkerRuntime(consumer=consumer, registry=EventRegistry(), mediator=Mediator())
+    running = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.5)  # let it fail to connect at least once (nothing listens there)
+    assert not running.done()
+    await asyncio.wait_for(worker.stop(), 5)
+    await asyncio.wait_for(running, 5)
+    assert not worker.is_running
