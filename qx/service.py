@@ -20,6 +20,7 @@ from qx.di import handlers_provider
 from qx.events import ConsumerSettings, EventRegistry, NatsConsumer, NatsSettings
 from qx.exceptions import ConfigurationError
 from qx.log import configure_logging
+from qx.ops import configure_telemetry, start_probes_from_env
 from qx.worker import WorkerRuntime, WorkerSettings, serve
 
 
@@ -75,8 +76,6 @@ async def run_worker(
 ) -> None:
     """Run until SIGTERM/SIGINT, then drain. Logging (``QX_LOG_*``), telemetry (``OTEL_*``)
     and probes (``QX_PROBES_PORT``) are set up from the environment."""
-    from qx.ops import configure_telemetry, start_probes_from_env
-
     configure_logging()
     telemetry = configure_telemetry(service_name=service_name)
     try:
