@@ -190,7 +190,10 @@ def _present(node: Any) -> Any:
     * ``patternProperties`` exempt matching names from ``additionalProperties``, which pydantic
       cannot express, so both are dropped;
     * ``false`` branches of ``anyOf``/``oneOf`` are dropped; an ``allOf`` containing ``false``
-      accepts nothing, and is shown as ``Any`` (the validator rejects every value).
+      accepts nothing, and is shown as ``Any`` (the validator rejects every value);
+    * ``pattern`` is dropped: ECMA-262 patterns (``\\p{Lu}``, lookarounds) do not all compile in
+      pydantic's regex engines, and a model that fails at import would crash the worker; the
+      validator (jsonschema-rs, ECMA-262 semantics) enforces them.
     """
     if not isinstance(node, dict):
         return node
@@ -210,7 +213,7 @@ def _present(node: Any) -> Any:
                 node[key] = branches
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in ("title", "examples", "$comment") or key.startswith("x-"):
+        if key in ("title", "examples", "$comment", "pattern") or key.startswith("x-"):
             continue
         if key == "description" and isinstance(value, str):
             out[key] = _wrap(value)

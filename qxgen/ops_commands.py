@@ -37,7 +37,7 @@ DEFAULT_DLQ_STREAM = "QX_DLQ"
 
 def _console() -> Console:
     # Built per call so it writes to the current stdout (click's test runner swaps it).
-    return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=False, emoji=False)
 
 
 def _run(url: str, action: Callable[[Client], Awaitable[T]]) -> T:

@@ -7,11 +7,13 @@ from contextlib import contextmanager
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from qxgen.errors import QxgenError
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: ids like "qx-dlq:CL:..." must not turn into emoji codes.
+console = Console(highlight=False, soft_wrap=True, emoji=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 EXIT_STALE = 1
 EXIT_ERROR = 2
@@ -23,5 +25,6 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except QxgenError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        # The message is data (it quotes schema text): escape it so rich prints it verbatim.
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         raise click.exceptions.Exit(EXIT_ERROR) from None

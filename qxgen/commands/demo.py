@@ -332,4 +332,4 @@ def demo() -> None:
     """Run the example service end to end on an embedded nats-server and summarise it."""
     # Piped output (CI, tests) gets room for a trace id per row; a terminal keeps its width.
     width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 120)
-    run_demo(Console(highlight=False, soft_wrap=False, width=width))
+    run_demo(Console(highlight=False, soft_wrap=False, width=width, emoji=False))

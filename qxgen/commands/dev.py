@@ -149,7 +149,7 @@ def dev(
         build, _ = service.worker()
     except QxgenError as exc:
         raise click.ClickException(str(exc)) from None
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, emoji=False)
     server: EmbeddedNatsServer | None = None
     store = service.config.project_dir / STORE
     if url is None:

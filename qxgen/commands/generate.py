@@ -6,12 +6,16 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.syntax import Syntax
 
 from qxgen.commands._console import EXIT_STALE, console, err_console, reported_errors
 from qxgen.config import find_project_dir, load_config
 from qxgen.generator import plan
 from qxgen.output import check, write
+
+_ORPHANED = (
+    "is no longer referenced by the generated code (its event was removed or renamed); "
+    "kept, not deleted: move its code to the handler now used, or delete it"
+)
 
 
 @click.command()
@@ -79,7 +83,9 @@ def generate(
                 console.print(f"up to date: {len(result.files)} files in {escape(prefix or '.')}")
                 return
             if status.diff:
-                err_console.print(Syntax(status.diff, "diff", theme="ansi_dark", word_wrap=True))
+                # Plain text, never cropped or wrapped: CI logs are not a terminal, and a diff
+                # cut at 80 columns shows identical -/+ lines.
+                click.echo(status.diff, err=True, nl=False)
             for label, paths in (
                 ("stale", status.stale),
                 ("missing", status.missing),
@@ -88,6 +94,8 @@ def generate(
             ):
                 for path in paths:
                     err_console.print(f"{label}: {escape(prefix + path)}")
+            for path in status.orphaned:
+                err_console.print(f"orphaned: {escape(prefix + path)} {_ORPHANED}")
             err_console.print("generated code is out of date: run `qxgen generate`")
             raise click.exceptions.Exit(EXIT_STALE)
         report = write(result, config.out)
@@ -104,3 +112,5 @@ def generate(
             f"{len(report.created)} created, {len(report.kept)} kept, "
             f"{len(report.deleted)} deleted"
         )
+        for path in report.orphaned:
+            err_console.print(f"warning: {escape(prefix + path)} {_ORPHANED}")

@@ -177,7 +177,7 @@ def publish(
         raise click.ClickException(str(exc)) from None
     event = build_event(schema, registry, payload)
     subject = event_meta(type(event)).subject
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, emoji=False)
 
     async def main() -> list[Sent]:
         async with ops.connection(url) as nc:
