@@ -16,7 +16,27 @@ dead_lettered = _meter.create_counter(
     "qx.messages.dead_lettered", unit="{message}", description="Messages written to the DLQ"
 )
 duration = _meter.create_histogram(
-    "qx.message.duration", unit="s", description="Time from start of processing to settlement"
+    "qx.message.duration",
+    unit="s",
+    description="Time from start of processing to settlement",
+    # Seconds, not the SDK's default buckets (0..10000, made for milliseconds).
+    explicit_bucket_boundaries_advisory=[
+        0.001,
+        0.0025,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1.0,
+        2.5,
+        5.0,
+        10.0,
+        30.0,
+        60.0,
+    ],
 )
 in_flight = _meter.create_up_down_counter(
     "qx.messages.in_flight", unit="{message}", description="Messages being processed now"
