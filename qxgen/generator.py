@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import keyword
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsonschema_rs
@@ -15,11 +17,11 @@ from qxgen import _render
 from qxgen._bundle import Bundler, dumps
 from qxgen._loader import EventSpec, check_schema, load_schema_dir, read_event_spec
 from qxgen._models import EventClass, render_events
-from qxgen._naming import pascal_case, snake_case
+from qxgen._naming import RESERVED_CLASS_NAMES, pascal_case, snake_case
 from qxgen._version import VERSION
 from qxgen.config import GeneratorConfig
 from qxgen.errors import SchemaError
-from qxgen.output import MANIFEST_NAME, OutputFile, Plan
+from qxgen.output import MANIFEST_NAME, OutputFile, Plan, read_manifest
 
 # Constraints WorkerSettings declares, repeated on overridden fields so they keep holding.
 _KNOB_FIELDS: dict[str, tuple[str, str]] = {
@@ -78,7 +80,9 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
         )
     specs.sort(key=lambda s: (s.type, s.version, s.file.rel))
     _check_unique(specs)
-    names = _event_class_names(specs)
+    package_rel = PurePosixPath(*config.package.split("."))
+    integration = package_rel / "integration"
+    names = _event_class_names(specs, _previous_names(config.out, integration))
 
     bundler = Bundler(
         files,
@@ -92,8 +96,6 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
         bundler.add_root(spec.file, names[_key(spec)])
     bundle = bundler.bundle()
 
-    package_rel = PurePosixPath(*config.package.split("."))
-    integration = package_rel / "integration"
     events = [EventClass(names[_key(s)], s.type, s.version, _subject(s), s.stream) for s in specs]
     views = [_view(s, names[_key(s)], config, package_rel) for s in specs]
     env = _render.environment(config.templates)
@@ -165,6 +167,8 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
             for f in sorted(owned, key=lambda f: f.path)
         },
         "scaffold": sorted(f.path for f in scaffold),
+        # Names are kept from one run to the next (see _event_class_names).
+        "names": {_name_key(_key(s)): names[_key(s)] for s in specs},
     }
     owned.append(OutputFile(manifest_path, json.dumps(manifest, indent=2) + "\n"))
     return Plan(files=sorted([*owned, *scaffold], key=lambda f: f.path), manifest=manifest_path)
@@ -209,29 +213,103 @@ def _subject(spec: EventSpec) -> str:
     return spec.subject or f"{spec.type}.v{spec.version}"
 
 
-def _event_class_names(specs: list[EventSpec]) -> dict[tuple[str, int], str]:
+def _event_class_names(
+    specs: list[EventSpec], previous: Mapping[tuple[str, int], str] | None = None
+) -> dict[tuple[str, int], str]:
     """``identity.user.registered`` v1 -> ``UserRegisteredV1`` (domain prefix dropped), falling
-    back to the full type, then a number, when two events would share a name."""
-    short: dict[tuple[str, int], str] = {}
+    back to the full type, then an ``Alt<n>`` suffix, when two events would share a name.
+
+    Names are stable: an event named in ``previous`` (the last run's manifest) keeps its name,
+    so adding an event never renames an existing class or its handler module. Only newcomers
+    get a default name, and a newcomer whose default is already taken (by a kept event, or by
+    an event of the previous run that is gone now) gets the full-type fallback.
+    """
+    previous = previous or {}
+    names: dict[tuple[str, int], str] = {}
+    taken: set[str] = set()
+    modules: set[str] = set()
     for spec in specs:
+        name = previous.get(_key(spec))
+        if name is not None and _valid_name(name) and name not in taken:
+            module = snake_case(name, fallback="event")
+            if module not in modules:
+                names[_key(spec)] = name
+                taken.add(name)
+                modules.add(module)
+    # Names of removed events stay off-limits for this run: a newcomer must not pick up the
+    # old event's (possibly implemented) handler module.
+    retired = {n for n in previous.values() if _valid_name(n)}
+    newcomers = [s for s in specs if _key(s) not in names]
+    short: dict[tuple[str, int], str] = {}
+    for spec in newcomers:
         parts = spec.type.split(".")
         words = parts[1:] if len(parts) >= 3 else parts
         short[_key(spec)] = pascal_case(" ".join(words), fallback="Event") + f"V{spec.version}"
     counts: dict[str, int] = {}
     for name in short.values():
         counts[name] = counts.get(name, 0) + 1
-    names: dict[tuple[str, int], str] = {}
-    taken: set[str] = set()
-    for spec in specs:
+    for spec in newcomers:
         name = short[_key(spec)]
-        if counts[name] > 1:
+        if counts[name] > 1 or name in taken or name in retired:
             name = pascal_case(spec.type, fallback="Event") + f"V{spec.version}"
+        # An "Alt<n>" suffix, not "_<n>": datamodel-code-generator rewrites "V1_2" to "V12".
         base, n = name, 2
-        while name in taken:
-            name = f"{base}_{n}"
+        while name in taken or snake_case(name, fallback="event") in modules:
+            name = f"{base}Alt{n}"
             n += 1
         taken.add(name)
+        modules.add(snake_case(name, fallback="event"))
         names[_key(spec)] = name
+    return names
+
+
+def _valid_name(name: str) -> bool:
+    return (
+        name.isidentifier()
+        and name.isascii()
+        and name[:1].isupper()
+        and not keyword.iskeyword(name)
+        and name not in RESERVED_CLASS_NAMES
+    )
+
+
+def _name_key(key: tuple[str, int]) -> str:
+    return f"{key[0]}:{key[1]}"
+
+
+def _previous_names(out: Path, integration: PurePosixPath) -> dict[tuple[str, int], str]:
+    """Event class names of the previous run: the manifest's ``names``, or, for output of a
+    qxgen that did not record them, the ``__qx_type__``/``__qx_version__`` of the classes in
+    the previous ``events.py``."""
+    manifest = read_manifest(out / str(integration / MANIFEST_NAME))
+    recorded = manifest.get("names")
+    names: dict[tuple[str, int], str] = {}
+    if isinstance(recorded, dict):
+        for key, name in recorded.items():
+            type_, sep, version = str(key).rpartition(":")
+            if sep and version.isdigit() and isinstance(name, str):
+                names[(type_, int(version))] = name
+        return names
+    if not manifest:
+        return names
+    try:
+        tree = ast.parse((out / str(integration / "events.py")).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return names
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        values: dict[str, object] = {}
+        for item in node.body:
+            if (
+                isinstance(item, ast.AnnAssign)
+                and isinstance(item.target, ast.Name)
+                and isinstance(item.value, ast.Constant)
+            ):
+                values[item.target.id] = item.value.value
+        qx_type, qx_version = values.get("__qx_type__"), values.get("__qx_version__")
+        if isinstance(qx_type, str) and isinstance(qx_version, int):
+            names.setdefault((qx_type, qx_version), node.name)
     return names
 
 

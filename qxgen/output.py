@@ -2,7 +2,10 @@
 
 * Owned files are rewritten on every run; the manifest lists them, so an owned file that is no
   longer produced (an event was removed) is deleted on the next run.
-* Scaffold files (handler stubs, providers) are created once and never touched again.
+* Scaffold files (handler stubs, providers) are created once and never touched again. One the
+  previous manifest lists and the new output no longer references (its event was removed or
+  renamed) is kept, never deleted, but reported as orphaned: ``generate`` warns, ``--check``
+  fails.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 MANIFEST_NAME = "qxgen-manifest.json"
 
@@ -45,6 +49,7 @@ class WriteReport:
     created: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    orphaned: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -55,16 +60,20 @@ class CheckResult:
     missing: list[str] = field(default_factory=list)
     missing_scaffold: list[str] = field(default_factory=list)
     to_delete: list[str] = field(default_factory=list)
+    orphaned: list[str] = field(default_factory=list)
     diff: str = ""
 
     @property
     def ok(self) -> bool:
-        return not (self.stale or self.missing or self.missing_scaffold or self.to_delete)
+        return not (
+            self.stale or self.missing or self.missing_scaffold or self.to_delete or self.orphaned
+        )
 
 
 def write(plan: Plan, out: Path) -> WriteReport:
     report = WriteReport()
     previous = _previously_owned(out, plan.manifest)
+    report.orphaned = _orphaned_scaffold(plan, out)
     for file in plan.files:
         target = out / file.path
         if not file.owned:
@@ -115,17 +124,43 @@ def check(plan: Plan, out: Path) -> CheckResult:
     produced = {f.path for f in plan.files}
     result.to_delete = sorted(p for p in _previously_owned(out, plan.manifest) - produced)
     result.to_delete = [p for p in result.to_delete if (out / p).is_file()]
+    result.orphaned = _orphaned_scaffold(plan, out)
     result.diff = "".join(d if d.endswith("\n") else d + "\n" for d in diffs)
     return result
 
 
-def _previously_owned(out: Path, manifest: str) -> set[str]:
-    path = out / manifest
-    if not path.is_file():
-        return set()
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest at ``path``, or ``{}`` when there is none or it is not a JSON object."""
     try:
-        owned = json.loads(path.read_text(encoding="utf-8")).get("owned", {})
-    except (json.JSONDecodeError, AttributeError):
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _orphaned_scaffold(plan: Plan, out: Path) -> list[str]:
+    """Scaffold files of the previous run that still exist but the new output no longer
+    references (a renamed or removed event's handler, possibly implemented)."""
+    listed = read_manifest(out / plan.manifest).get("scaffold", [])
+    if not isinstance(listed, list):
+        return []
+    produced = {f.path for f in plan.files}
+    root = out.resolve()
+    return sorted(
+        {
+            p
+            for p in listed
+            if isinstance(p, str)
+            and p not in produced
+            and (root / p).resolve().is_relative_to(root)
+            and (out / p).is_file()
+        }
+    )
+
+
+def _previously_owned(out: Path, manifest: str) -> set[str]:
+    owned = read_manifest(out / manifest).get("owned", {})
+    if not isinstance(owned, dict | list):
         return set()
     root = out.resolve()
     # Never delete outside the output directory, whatever the manifest says.

@@ -23,7 +23,7 @@ class Address(BaseModel):
     line2: Annotated[str | None, Field(max_length=200)] = None
     city: Annotated[str, Field(min_length=1)]
     postal_code: Annotated[str, Field(max_length=12, min_length=2)]
-    country: Annotated[str, Field(pattern="^[A-Z]{2}$")]
+    country: str
     """
     ISO 3166-1 alpha-2 country code.
     """
@@ -34,7 +34,7 @@ class BankTransfer(BaseModel):
         extra="forbid",
     )
     kind: Literal["bank_transfer"]
-    iban_last4: Annotated[str, Field(pattern="^[0-9A-Z]{4}$")]
+    iban_last4: str
 
 
 class Brand(StrEnum):
@@ -49,7 +49,7 @@ class Card(BaseModel):
     )
     kind: Literal["card"]
     brand: Brand
-    last4: Annotated[str, Field(pattern="^[0-9]{4}$")]
+    last4: str
 
 
 class Currency(StrEnum):
@@ -71,7 +71,7 @@ class Money(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    amount: Annotated[str, Field(pattern="^-?(0|[1-9][0-9]*)(\\.[0-9]{1,4})?$")]
+    amount: str
     """
     Decimal amount, e.g. "19.99".
     """
@@ -113,7 +113,7 @@ class OrderLine(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    sku: Annotated[str, Field(pattern="^[A-Z0-9-]{3,32}$")]
+    sku: str
     quantity: Annotated[int, Field(ge=1, le=999)]
     unit_price: Money
 
@@ -221,6 +221,6 @@ class UserRegisteredV2(IntegrationEvent):
     given_name: Annotated[str, Field(max_length=80, min_length=1)]
     family_name: Annotated[str | None, Field(max_length=80)] = None
     marketing_opt_in: bool = False
-    locale: Annotated[str, Field(pattern="^[a-z]{2}(-[A-Z]{2})?$")] = "en"
+    locale: str = "en"
     address: Address | None = None
     registered_at: AwareDatetime

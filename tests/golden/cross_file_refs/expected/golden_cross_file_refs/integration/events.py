@@ -17,7 +17,7 @@ class Address(BaseModel):
 
     street: str
     city: str
-    country: Annotated[str, Field(pattern="^[A-Z]{2}$")]
+    country: str
 
 
 class Currency(StrEnum):
@@ -33,7 +33,7 @@ class Money(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    amount: Annotated[str, Field(pattern="^[0-9]+(\\.[0-9]{1,2})?$")]
+    amount: str
     currency: Currency
 
 

@@ -39,7 +39,7 @@ class Sms(BaseModel):
         extra="forbid",
     )
     type: Literal["sms"]
-    phone: Annotated[str, Field(pattern="^\\+[0-9]{6,15}$")]
+    phone: str
 
 
 class NotificationSentV1(IntegrationEvent):

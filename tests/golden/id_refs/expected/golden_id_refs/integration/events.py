@@ -10,7 +10,7 @@ from qx.events import IntegrationEvent
 
 
 class CustomerId(RootModel[str]):
-    root: Annotated[str, Field(pattern="^C[0-9]{6}$")]
+    root: str
 
 
 class Email(RootModel[str]):
