@@ -9,11 +9,12 @@ and lets a fix reach every service by upgrading qx instead of regenerating.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from dishka import Provider, make_async_container
+from pydantic import ValidationError
 
 from qx.cqrs import Mediator
 from qx.di import handlers_provider
@@ -71,11 +72,26 @@ async def worker_app(
         await container.close()
 
 
+AppFactory = Callable[[], AbstractAsyncContextManager[WorkerRuntime]]
+
+
 async def run_worker(
-    app: AbstractAsyncContextManager[WorkerRuntime], *, service_name: str | None = None
+    app: AbstractAsyncContextManager[WorkerRuntime] | AppFactory,
+    *,
+    service_name: str | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT, then drain. Logging (``QX_LOG_*``), telemetry (``OTEL_*``)
-    and probes (``QX_PROBES_PORT``) are set up from the environment."""
+    and probes (``QX_PROBES_PORT``) are set up from the environment.
+
+    Given a factory (the generated ``build``), settings errors such as ``QX_CONCURRENCY=abc``
+    end the process with one line naming the variable instead of a traceback.
+    """
+    # Not callable(): asynccontextmanager objects are callable too (usable as decorators).
+    if not isinstance(app, AbstractAsyncContextManager):
+        try:
+            app = app()
+        except ValidationError as exc:
+            raise SystemExit(f"invalid worker settings: {_describe_settings_error(exc)}") from None
     configure_logging()
     telemetry = configure_telemetry(service_name=service_name)
     try:
@@ -88,3 +104,12 @@ async def run_worker(
                     await probes.close()
     finally:
         telemetry.shutdown()
+
+
+def _describe_settings_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        value = err.get("input")
+        parts.append(f"QX_{field.upper()}={value!r}: {err['msg']}")
+    return "; ".join(parts)

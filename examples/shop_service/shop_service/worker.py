@@ -57,7 +57,7 @@ def build(settings: Settings | None = None) -> AbstractAsyncContextManager[Worke
 
 
 async def main() -> None:
-    await run_worker(build(), service_name="shop-service")
+    await run_worker(build, service_name="shop-service")
 
 
 if __name__ == "__main__":

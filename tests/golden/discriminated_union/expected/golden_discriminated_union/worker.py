@@ -43,7 +43,7 @@ def build(settings: Settings | None = None) -> AbstractAsyncContextManager[Worke
 
 
 async def main() -> None:
-    await run_worker(build(), service_name="golden_discriminated_union")
+    await run_worker(build, service_name="golden_discriminated_union")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def build(settings: Settings | None = None) -> AbstractAsyncContextManager[Worke
 
 
 async def main() -> None:
-    await run_worker(build(), service_name="golden_enums_formats_nullable")
+    await run_worker(build, service_name="golden_enums_formats_nullable")
 
 
 if __name__ == "__main__":

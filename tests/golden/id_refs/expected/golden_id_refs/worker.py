@@ -45,7 +45,7 @@ def build(settings: Settings | None = None) -> AbstractAsyncContextManager[Worke
 
 
 async def main() -> None:
-    await run_worker(build(), service_name="golden_id_refs")
+    await run_worker(build, service_name="golden_id_refs")
 
 
 if __name__ == "__main__":

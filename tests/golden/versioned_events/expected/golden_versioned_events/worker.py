@@ -47,7 +47,7 @@ def build(settings: Settings | None = None) -> AbstractAsyncContextManager[Worke
 
 
 async def main() -> None:
-    await run_worker(build(), service_name="golden_versioned_events")
+    await run_worker(build, service_name="golden_versioned_events")
 
 
 if __name__ == "__main__":
