@@ -105,24 +105,24 @@ def _legacy_doc(record: DlqRecord) -> dict[str, Any] | None:
 
 def event_type_of(record: DlqRecord) -> str | None:
     """The original event type (CloudEvents ``ce-type`` or Qx ``event_name``), if readable."""
-    h = lower_keys(record.original_headers)
-    if h.get("ce-type"):
-        return decode_value(h["ce-type"])
-    if h.get("qx.event_name"):
-        return h["qx.event_name"]
-    doc = _legacy_doc(record)
-    return str(doc["event_name"]) if doc else None
+    return _envelope_field(record, "ce-type", "qx.event_name", "event_name")
 
 
 def event_id_of(record: DlqRecord) -> str | None:
     """The original event id, if the message had an envelope."""
+    return _envelope_field(record, "ce-id", "qx.event_id", "event_id")
+
+
+def _envelope_field(record: DlqRecord, ce_header: str, qx_header: str, body_key: str) -> str | None:
+    """Read from headers rather than ``parse_envelope``: poison records (bad JSON, missing
+    fields) are exactly the ones an operator needs to see, and the parser refuses them."""
     h = lower_keys(record.original_headers)
-    if h.get("ce-id"):
-        return decode_value(h["ce-id"])
-    if h.get("qx.event_id"):
-        return h["qx.event_id"]
+    if h.get(ce_header):
+        return decode_value(h[ce_header])
+    if h.get(qx_header):
+        return h[qx_header]
     doc = _legacy_doc(record)
-    return str(doc["event_id"]) if doc and doc.get("event_id") is not None else None
+    return str(doc[body_key]) if doc and doc.get(body_key) is not None else None
 
 
 def trace_id_of(record: DlqRecord) -> str | None:

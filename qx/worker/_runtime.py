@@ -349,6 +349,8 @@ class WorkerRuntime:
                 body_size=len(msg.data),
             ) as span:
                 trace_id = current_trace_id()
+                outcome: Outcome | None = None
+                exc_for_span: BaseException | None = None
                 try:
                     env = parse_envelope(msg.subject, headers, msg.data, lowered=True)
                     event_type = env.event_type
@@ -363,22 +365,23 @@ class WorkerRuntime:
                     event = self.registry.build(env.event_type, env.event_version, env.data)
                 except PoisonMessageError as exc:
                     outcome = Outcome("poison", exc.reason, type(exc).__name__, exc.message, False)
-                    exc_for_span: BaseException | None = exc
+                    exc_for_span = exc
                 except Exception as exc:  # e.g. RecursionError from absurdly nested JSON
                     message = f"message could not be decoded: {type(exc).__name__}: {exc}"
                     outcome = Outcome("poison", "undecodable", type(exc).__name__, message, False)
                     exc_for_span = exc
-                else:
-                    with use_context(ctx):
-                        outcome, exc_for_span = await self._dispatch(event, ctx)
-                decision = decide(outcome, delivered, self.consumer.max_deliver, self.retry)
-                if outcome.kind != "success":
-                    mark_failed(span, f"{outcome.reason}: {outcome.message}", exc_for_span)
-                    self._log_failure(msg, ctx, outcome, decision, delivered)
-                if span.is_recording():
-                    span.set_attribute(SETTLEMENT, decision.kind)
-                # Settle inside the message's context so its log lines carry the ids too.
+                # One context for dispatch, decision and settlement, so every log line of this
+                # message (the handler's and qx's) carries its correlation and tenant ids.
                 with use_context(ctx) if ctx else contextlib.nullcontext():
+                    if outcome is None:
+                        assert ctx is not None
+                        outcome, exc_for_span = await self._dispatch(event, ctx)
+                    decision = decide(outcome, delivered, self.consumer.max_deliver, self.retry)
+                    if outcome.kind != "success":
+                        mark_failed(span, f"{outcome.reason}: {outcome.message}", exc_for_span)
+                        self._log_failure(msg, ctx, outcome, decision, delivered)
+                    if span.is_recording():
+                        span.set_attribute(SETTLEMENT, decision.kind)
                     written = await self._settle(
                         msg, decision, outcome, stream, delivered, seq, trace_id
                     )
