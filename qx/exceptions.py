@@ -22,6 +22,14 @@ class ConfigurationError(QxError):
     """qx was set up inconsistently (a missing handler, a clashing registration, ...)."""
 
 
+class NatsAuthError(ConfigurationError):
+    """The NATS server refused our credentials (authentication) or an action (permission).
+
+    Retrying cannot help until an operator fixes the credentials or the permissions, so it
+    is reported as exactly that, naming who we are (never the secret) and what was refused.
+    """
+
+
 class NonRetryableError(QxError):
     """Raise from a handler when retrying cannot succeed; the message is dead-lettered at once."""
 

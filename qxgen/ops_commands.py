@@ -28,6 +28,7 @@ from rich.table import Table
 from qx import ops
 from qx.dlq import DlqRecord
 from qx.exceptions import QxError
+from qxgen._nats_options import nats_options
 
 T = TypeVar("T")
 
@@ -65,12 +66,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
         show_default=f"$QX_DLQ_STREAM or {DEFAULT_DLQ_STREAM}",
         help="The DLQ stream the workers write to.",
     )(func)
-    func = click.option(
-        "--url",
-        default=lambda: os.environ.get("NATS_URL", DEFAULT_URL),
-        show_default=f"$NATS_URL or {DEFAULT_URL}",
-        help="NATS server URL (comma-separated for a cluster).",
-    )(func)
+    func = nats_options()(func)
     return func
 
 

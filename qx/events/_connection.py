@@ -1,56 +1,219 @@
-"""Opening a NATS connection configured for a long-running worker."""
+"""Opening a NATS connection: one code path for the worker and every ``qxgen`` command.
+
+Authentication (user/password, token, nkey seed, ``.creds``) and TLS (CA, client certificate,
+server name, handshake first) come from ``NatsSettings``. Failures an operator must fix are
+named for what they are: nats-py reports a refused login or a failed TLS handshake only as
+``NoServersError`` after passing the real cause to its error callback, so the callback keeps
+what it saw and the failure is explained from that. Secrets never reach a message.
+"""
 
 from __future__ import annotations
 
 import logging
+import ssl
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
+import nats.errors
 from nats.aio.client import Client
 
 from qx.events._settings import NatsSettings
+from qx.exceptions import ConfigurationError, NatsAuthError
+from qx.redact import redact
 
 log = logging.getLogger("qx.nats")
 
+# What nats-server sends (lower-cased) when it refuses the login itself.
+_AUTH_REFUSALS = ("authorization violation", "authentication", "user authentication")
+_PERMISSION = "permissions violation"
 
-async def create_nats_connection(settings: NatsSettings | None = None) -> Client:
-    """Connect with reconnect-forever and logging callbacks.
+NatsTarget = str | Sequence[str] | NatsSettings | None
 
-    nats-py's default gives up after 60 attempts and then the connection is closed for good;
-    a worker would stop consuming without crashing. Reconnecting forever keeps it alive.
+
+def as_settings(target: NatsTarget) -> NatsSettings:
+    """A URL, a list of URLs or settings -> settings. Credentials and TLS options not in the
+    URL come from the ``NATS_*`` environment, as for the worker."""
+    if isinstance(target, NatsSettings):
+        return target
+    if target is None:
+        return NatsSettings()
+    if isinstance(target, str):
+        return NatsSettings(url=target)
+    return NatsSettings(url=",".join(target))
+
+
+def _read(path: str, what: str, env: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read the {what} {path} ({exc.strerror or exc}); check {env}"
+        ) from None
+
+
+def _check_key_files(s: NatsSettings) -> None:
+    """Catch a file given as the wrong kind before nats-py fails on it with a traceback.
+    Only the file's shape is inspected; its content is never shown."""
+    if s.creds_file is not None:
+        text = _read(s.creds_file, "credentials file", "NATS_CREDS_FILE (--creds)")
+        if "BEGIN NATS USER JWT" not in text:
+            hint = (
+                "it holds an nkey seed: pass it as NATS_NKEY_SEED_FILE (--nkey)"
+                if text.strip().startswith("SU")
+                else "a .creds file holds a user JWT and its nkey seed (`nsc generate creds`)"
+            )
+            raise ConfigurationError(f"{s.creds_file} is not a NATS .creds file; {hint}")
+    if s.nkey_seed_file is not None:
+        text = _read(s.nkey_seed_file, "nkey seed file", "NATS_NKEY_SEED_FILE (--nkey)")
+        if "BEGIN NATS USER JWT" in text:
+            raise ConfigurationError(
+                f"{s.nkey_seed_file} is a .creds file, not an nkey seed; pass it as "
+                "NATS_CREDS_FILE (--creds)"
+            )
+        if not text.strip().startswith("SU"):
+            raise ConfigurationError(
+                f"{s.nkey_seed_file} does not hold a user nkey seed (a line starting with 'SU', "
+                "from `nk -gen user`); check NATS_NKEY_SEED_FILE (--nkey)"
+            )
+    for path, env in (
+        (s.tls_ca_file, "NATS_TLS_CA_FILE (--tls-ca)"),
+        (s.tls_cert_file, "NATS_TLS_CERT_FILE (--tls-cert)"),
+        (s.tls_key_file, "NATS_TLS_KEY_FILE (--tls-key)"),
+    ):
+        if path is not None and not Path(path).is_file():
+            raise ConfigurationError(f"TLS file {path} does not exist; check {env}")
+
+
+def tls_context(s: NatsSettings) -> ssl.SSLContext | None:
+    if not s.uses_tls:
+        return None
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=s.tls_ca_file)
+        if s.tls_cert_file is not None and s.tls_key_file is not None:
+            ctx.load_cert_chain(s.tls_cert_file, s.tls_key_file)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigurationError(
+            f"cannot load the TLS files ({exc}); check NATS_TLS_CA_FILE, NATS_TLS_CERT_FILE "
+            "and NATS_TLS_KEY_FILE"
+        ) from None
+    return ctx
+
+
+def connect_options(s: NatsSettings) -> dict[str, Any]:
+    """The nats-py ``connect()`` keywords for authentication and TLS."""
+    _check_key_files(s)
+    options: dict[str, Any] = {
+        "user": s.user,
+        "password": s.password.get_secret_value() if s.password is not None else None,
+        "token": s.token.get_secret_value() if s.token is not None else None,
+        "user_credentials": s.creds_file,
+        "nkeys_seed": s.nkey_seed_file,
+    }
+    ctx = tls_context(s)
+    if ctx is not None:
+        options["tls"] = ctx
+        options["tls_hostname"] = s.tls_server_name
+        options["tls_handshake_first"] = s.tls_handshake_first
+    return options
+
+
+def explain_failure(s: NatsSettings, seen: Sequence[BaseException]) -> Exception | None:
+    """What the error callback saw during a failed connect, as an error an operator can act
+    on; None when nothing points at credentials or TLS (the server is just unreachable)."""
+    for exc in reversed(seen):
+        text = str(exc)
+        lowered = text.lower()
+        if any(r in lowered for r in _AUTH_REFUSALS):
+            reason = redact(text.removeprefix("nats: ").strip("'\" "), *s.secrets())
+            return NatsAuthError(
+                f"NATS at {s.display_url} refused the login as {s.identity} ({reason}); check "
+                "NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_NKEY_SEED_FILE or NATS_CREDS_FILE "
+                "(or --user/--password, --token, --nkey, --creds)"
+            )
+        if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+            return ConfigurationError(
+                f"TLS handshake with NATS at {s.display_url} failed "
+                f"({redact(text, *s.secrets())}); check NATS_TLS_CA_FILE (the CA that signed "
+                "the server certificate), NATS_TLS_SERVER_NAME, and for mutual TLS "
+                "NATS_TLS_CERT_FILE/NATS_TLS_KEY_FILE"
+            )
+    return None
+
+
+def permission_error(s: NatsSettings, exc: BaseException) -> NatsAuthError | None:
+    """A server ``permissions violation`` as an error naming the refused subject."""
+    text = str(exc)
+    if _PERMISSION not in text.lower():
+        return None
+    detail = text.removeprefix("nats: ")
+    return NatsAuthError(
+        f"NATS at {s.display_url} denied {s.identity}: {detail}; grant that permission to the "
+        "user (README: Securing the connection, required permissions)"
+    )
+
+
+async def create_nats_connection(
+    target: NatsTarget = None,
+    *,
+    one_shot: bool = False,
+    on_error: Callable[[Exception], None] | None = None,
+) -> Client:
+    """Connect to a URL, a list of URLs, or ``NatsSettings`` (default: from ``NATS_*``).
+
+    A worker reconnects forever: nats-py's default gives up after 60 attempts and then the
+    connection is closed for good, and a worker would stop consuming without crashing.
+    ``one_shot`` (ops commands) tries each server once and logs nothing: the caller reports.
+
+    Raises ``NatsAuthError`` when the server refuses the credentials, ``ConfigurationError``
+    for unusable key/TLS files or a failed TLS handshake, and nats-py's ``NoServersError`` /
+    ``OSError`` / ``TimeoutError`` when no server answers.
     """
-    s = settings or NatsSettings()
+    s = as_settings(target)
+    options = connect_options(s)
     nc = Client()
+    seen: list[Exception] = []
+    level = logging.DEBUG if one_shot else logging.WARNING
 
-    async def on_error(exc: Exception) -> None:
-        log.warning("nats error: %s: %s", type(exc).__name__, exc)
+    async def on_nats_error(exc: Exception) -> None:
+        seen.append(exc)
+        del seen[:-5]
+        if on_error is not None:
+            on_error(exc)
+        log.log(level, "nats error: %s: %s", type(exc).__name__, redact(str(exc), *s.secrets()))
 
     async def on_disconnected() -> None:
-        if nc.is_closed or nc.is_draining:
+        if nc.is_closed or nc.is_draining or one_shot:
             log.debug("nats disconnected (closing)")
         else:
-            log.warning("nats disconnected; reconnecting")
+            log.warning("nats disconnected from %s; reconnecting", s.display_url)
 
     async def on_reconnected() -> None:
         log.info("nats reconnected")
 
     async def on_closed() -> None:
-        log.info("nats connection closed")
+        log.log(logging.DEBUG if one_shot else logging.INFO, "nats connection closed")
 
-    await nc.connect(
-        servers=s.servers,
-        name=s.name,
-        user=s.user,
-        password=s.password,
-        token=s.token,
-        user_credentials=s.creds_file,
-        # nats-py annotates these as int but uses them as seconds in asyncio timeouts;
-        # sub-second values are what tests and fast failover need.
-        connect_timeout=s.connect_timeout,  # type: ignore[arg-type]
-        reconnect_time_wait=s.reconnect_time_wait,  # type: ignore[arg-type]
-        max_reconnect_attempts=s.max_reconnect_attempts,
-        allow_reconnect=True,
-        error_cb=on_error,
-        disconnected_cb=on_disconnected,
-        reconnected_cb=on_reconnected,
-        closed_cb=on_closed,
-    )
+    try:
+        await nc.connect(
+            servers=s.servers,
+            name=s.name,
+            # nats-py annotates these as int but uses them as seconds in asyncio timeouts;
+            # sub-second values are what tests and fast failover need.
+            connect_timeout=s.connect_timeout,  # type: ignore[arg-type]
+            reconnect_time_wait=0.1 if one_shot else s.reconnect_time_wait,  # type: ignore[arg-type]
+            # nats-py: 0 = forever, so 1 is the smallest finite number of tries per server
+            max_reconnect_attempts=1 if one_shot else s.max_reconnect_attempts,
+            allow_reconnect=True,
+            error_cb=on_nats_error,
+            disconnected_cb=on_disconnected,
+            reconnected_cb=on_reconnected,
+            closed_cb=on_closed,
+            **options,
+        )
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        explained = explain_failure(s, [*seen, exc])
+        if explained is not None:
+            raise explained from None
+        raise
     return nc

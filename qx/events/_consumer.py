@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import nats.errors
 from nats.aio.client import Client
@@ -17,13 +20,16 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from qx.events._connection import create_nats_connection
+from qx.events._legacy import CONSUMER_RENAMES, deprecated
 from qx.events._provision import find_advisory_stream, provision
+from qx.events._registry import EventRegistry
 from qx.events._settings import ConsumerSettings, NatsSettings
 from qx.exceptions import ConfigurationError
 
 log = logging.getLogger("qx.consumer")
 
 _REBUILD_DELAY = 1.0
+T = TypeVar("T")
 _REBIND_AFTER = 3
 
 
@@ -42,18 +48,101 @@ def _check_consumer(config: ConsumerConfig, s: ConsumerSettings) -> None:
         )
 
 
+def _token(name: str) -> str:
+    """A stream/consumer-safe name from a service name (same rule as ``qxgen``)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "qx"
+
+
+def _only(current: T | None, new: T, what: str) -> T:
+    if current is not None and current is not new:
+        raise TypeError(f"NatsConsumer got two {what} arguments; pass one")
+    return new
+
+
 class NatsConsumer:
+    """The worker's durable pull consumer.
+
+    Built from a connection and/or ``NatsSettings`` plus the consumer's settings, in any of
+    these forms (README "Coming from qx-worker 1.x")::
+
+        NatsConsumer(nc, settings.nats)            # stream/durable/subjects from NatsSettings
+        NatsConsumer(nc, ConsumerSettings(...))    # an existing connection
+        NatsConsumer(NatsSettings(...), ConsumerSettings(...))  # connects (and reconnects)
+        NatsConsumer(nc, stream="ORDERS", durable="billing", subjects=["orders.>"])
+        NatsConsumer(nc, registry, stream=..., durable_name=..., subject_filter=...)  # 1.x
+
+    Subjects not given anywhere default to the subjects of the registry the worker runs;
+    stream and durable default to ``NatsSettings.name`` (``NATS_NAME``), as ``qxgen`` names
+    them (``billing-service`` -> stream ``BILLING-SERVICE``, durable ``billing-service``).
+    """
+
     def __init__(
         self,
-        nats: NatsSettings | None = None,
-        settings: ConsumerSettings | None = None,
+        first: Client | NatsSettings | None = None,
+        second: ConsumerSettings | NatsSettings | EventRegistry | None = None,
+        /,
         *,
         connection: Client | None = None,
+        nats: NatsSettings | None = None,
+        settings: ConsumerSettings | None = None,
+        stream: str | None = None,
+        durable: str | None = None,
+        subjects: str | Sequence[str] | None = None,
+        ack_wait: float | None = None,
+        max_deliver: int | None = None,
+        provision: bool | None = None,
+        **legacy: Any,
     ) -> None:
-        if settings is None:
-            raise TypeError("NatsConsumer needs ConsumerSettings(stream=..., durable=..., ...)")
+        registry: EventRegistry | None = None
+        for arg in (first, second):
+            if arg is None:
+                continue
+            if isinstance(arg, NatsSettings):
+                nats = _only(nats, arg, "NatsSettings")
+            elif isinstance(arg, ConsumerSettings):
+                settings = _only(settings, arg, "ConsumerSettings")
+            elif isinstance(arg, EventRegistry):
+                registry = arg
+            elif arg is first:
+                connection = _only(connection, arg, "connection")
+            else:
+                raise TypeError(
+                    f"NatsConsumer's second argument is a {type(arg).__name__}; pass "
+                    "NatsSettings, ConsumerSettings or (1.x) an EventRegistry"
+                )
+        overrides: dict[str, Any] = {
+            "stream": stream,
+            "durable": durable,
+            "subjects": [subjects] if isinstance(subjects, str) else subjects,
+            "ack_wait": ack_wait,
+            "max_deliver": max_deliver,
+            "provision": provision,
+        }
+        self.batch_size: int | None = None
+        for old, value in legacy.items():
+            if old == "batch_size":
+                deprecated("NatsConsumer(batch_size=...)", "WorkerRuntime(batch=...)")
+                self.batch_size = int(value)
+                continue
+            new = CONSUMER_RENAMES.get(old)
+            if new is None:
+                raise TypeError(f"NatsConsumer() got an unexpected keyword argument {old!r}")
+            if overrides[new] is not None:
+                raise TypeError(f"NatsConsumer got both {old}= (1.x) and {new}=; keep {new}=")
+            deprecated(f"NatsConsumer({old}=...)", f"NatsConsumer({new}=...)")
+            overrides[new] = [value] if new == "subjects" and isinstance(value, str) else value
+        if registry is not None:
+            deprecated(
+                "NatsConsumer(connection, registry, ...)",
+                "NatsConsumer(connection, stream=..., durable=...) and WorkerRuntime(registry=...)",
+            )
         self.nats_settings = nats or NatsSettings()
-        self.settings = settings
+        self._base = settings
+        self._overrides = {k: v for k, v in overrides.items() if v is not None}
+        self._registry = registry
+        self._settings: ConsumerSettings | None = None
+        if settings is not None and not self._overrides:
+            self._settings = settings
         self._nc = connection
         self._owns_connection = connection is None
         self._js: JetStreamContext | None = None
@@ -64,8 +153,48 @@ class NatsConsumer:
         self._fetch_errors = 0  # consecutive server errors on fetch (consumer deleted, ...)
         # Read back from the server after binding: it is the source of truth when streams are
         # managed by ops (provision=False).
-        self.max_deliver = settings.max_deliver
-        self.ack_wait = settings.ack_wait
+        # defaults until resolved
+        known = settings or ConsumerSettings.model_construct(stream="", durable="", subjects=[])
+        self.max_deliver: int = self._overrides.get("max_deliver") or known.max_deliver
+        self.ack_wait: float = self._overrides.get("ack_wait") or known.ack_wait
+
+    def use_registry(self, registry: EventRegistry) -> None:
+        """Subjects not configured anywhere default to those of the events the worker runs
+        (``WorkerRuntime`` calls this)."""
+        if self._registry is None:
+            self._registry = registry
+
+    @property
+    def settings(self) -> ConsumerSettings:
+        """The consumer's settings, resolved on first use (so the registry can still be
+        filled in between building the consumer and building the worker)."""
+        if self._settings is None:
+            self._settings = self._resolve()
+            self.max_deliver = self._settings.max_deliver
+            self.ack_wait = self._settings.ack_wait
+        return self._settings
+
+    def _resolve(self) -> ConsumerSettings:
+        if self._base is not None:
+            return self._base.model_copy(update=self._overrides)
+        n = self.nats_settings
+        values = dict(self._overrides)
+        service = _token(n.name) if n.name else None
+        values.setdefault("stream", n.stream or (service.upper() if service else None))
+        values.setdefault("durable", n.durable or service)
+        subjects = values.get("subjects") or n.subjects
+        if not subjects and self._registry is not None:
+            subjects = self._registry.subjects
+        values["subjects"] = subjects
+        missing = [k for k in ("stream", "durable", "subjects") if not values.get(k)]
+        if missing:
+            raise ConfigurationError(
+                f"NatsConsumer has no {'/'.join(missing)}: set them in NatsSettings "
+                "(stream=, durable=, subjects= or NATS_STREAM, NATS_DURABLE, NATS_SUBJECTS), "
+                "name the service (NATS_NAME) for stream/durable defaults, or register events "
+                "for the subjects"
+            )
+        return ConsumerSettings(**values)
 
     @property
     def nc(self) -> Client:
@@ -140,7 +269,7 @@ class NatsConsumer:
             except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
                 log.warning(
                     "cannot reach NATS at %s (%s); retrying in %.1fs",
-                    self.nats_settings.url,
+                    self.nats_settings.display_url,
                     type(exc).__name__,
                     delay,
                 )

@@ -25,7 +25,7 @@ from qx.exceptions import (
     ReplayError,
     TelemetryConfigError,
 )
-from qx.ops._connect import connect, connection
+from qx.ops._connect import NatsTarget, connect, connection
 from qx.ops._dlq import (
     REPLAY_OF,
     DlqState,
@@ -54,6 +54,7 @@ __all__ = [
     "DlqState",
     "DlqStreamNotFoundError",
     "MissingDependencyError",
+    "NatsTarget",
     "NatsUnavailableError",
     "OpsError",
     "ProbeServer",

@@ -1,54 +1,90 @@
 """A short-lived NATS connection for one-shot ops commands.
 
 Workers reconnect forever (``qx.events.create_nats_connection``); an operator's command must
-instead fail within seconds with a message that names the URL. nats-py retries the initial
-connect ``max_reconnect_attempts`` times per server, and 0 means "forever", so 1 is the smallest
-finite value.
+instead fail within seconds with a message that names the (redacted) URL, and tell a refused
+login or a denied permission apart from a server that is down. The connection settings are
+the worker's (``NatsSettings``: ``NATS_*`` variables, or the ``qxgen`` flags).
+
+``NatsTarget`` exists for the CLI: commands receive the server as a ``str`` they print in
+messages; making that string the *redacted* URL, with the full settings attached, means a
+command cannot print a secret even by accident.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import nats
 import nats.errors
 from nats.aio.client import Client
 
-from qx.exceptions import NatsUnavailableError
+from qx.events import NatsSettings, create_nats_connection
+from qx.events._connection import permission_error
+from qx.exceptions import NatsAuthError, NatsUnavailableError
+from qx.redact import redact
 
 
-async def _quiet(exc: Exception) -> None:
-    # nats-py's default error callback logs a traceback; the caller reports the failure itself.
-    return None
+class NatsTarget(str):
+    """The server as shown to people (credentials masked), carrying the settings to use."""
+
+    settings: NatsSettings
+
+    def __new__(cls, settings: NatsSettings) -> NatsTarget:
+        obj = super().__new__(cls, settings.display_url)
+        obj.settings = settings
+        return obj
 
 
-async def connect(url: str, *, timeout: float = 3.0) -> Client:
-    """Connect or raise ``NatsUnavailableError`` within about ``timeout`` seconds."""
-    servers = [s.strip() for s in url.split(",") if s.strip()]
+def settings_for(target: str | NatsSettings) -> NatsSettings:
+    if isinstance(target, NatsSettings):
+        return target
+    if isinstance(target, NatsTarget):
+        return target.settings
+    return NatsSettings(url=target)
+
+
+async def connect(
+    url: str | NatsSettings,
+    *,
+    timeout: float = 3.0,
+    on_error: Callable[[Exception], None] | None = None,
+) -> Client:
+    """Connect or raise within about ``timeout`` seconds: ``NatsAuthError`` when the
+    credentials are refused, ``ConfigurationError`` for TLS/key-file problems,
+    ``NatsUnavailableError`` when no server answers."""
+    s = settings_for(url)
+    one_shot = s.model_copy(update={"connect_timeout": min(timeout, 2.0)})
     try:
         async with asyncio.timeout(timeout):
-            return await nats.connect(
-                servers=servers,
-                connect_timeout=min(timeout, 2.0),
-                max_reconnect_attempts=1,
-                reconnect_time_wait=0.1,
-                error_cb=_quiet,
-                name="qx-ops",
-            )
+            return await create_nats_connection(one_shot, one_shot=True, on_error=on_error)
     except (TimeoutError, OSError, nats.errors.Error) as exc:
-        reason = str(exc) or type(exc).__name__
+        reason = redact(str(exc) or type(exc).__name__, *s.secrets())
         raise NatsUnavailableError(
-            f"cannot reach NATS at {url} ({reason}); start the server or pass --url / set NATS_URL"
+            f"cannot reach NATS at {s.display_url} ({reason}); start the server or pass --url "
+            "/ set NATS_URL"
         ) from None
 
 
 @asynccontextmanager
-async def connection(url: str, *, timeout: float = 3.0) -> AsyncIterator[Client]:
-    nc = await connect(url, timeout=timeout)
+async def connection(url: str | NatsSettings, *, timeout: float = 3.0) -> AsyncIterator[Client]:
+    """A connection for one command. A command that fails after the server denied a
+    permission (nats-py only sees a timeout) is re-raised as ``NatsAuthError`` naming it."""
+    s = settings_for(url)
+    denied: list[NatsAuthError] = []
+
+    def on_error(exc: Exception) -> None:
+        found = permission_error(s, exc)
+        if found is not None:
+            denied.append(found)
+
+    nc = await connect(s, timeout=timeout, on_error=on_error)
     try:
         yield nc
+    except Exception as exc:
+        if denied:
+            raise denied[-1] from exc
+        raise
     finally:
         if not nc.is_closed:
             await nc.close()

@@ -79,6 +79,8 @@ class WorkerRuntime:
         handler_timeout: float | None = DEFAULT_HANDLER_TIMEOUT,
         shutdown_timeout: float = 30.0,
     ) -> None:
+        consumer.use_registry(registry)  # subjects not configured: the registered events'
+        batch = consumer.batch_size or batch  # qx-worker 1.x: NatsConsumer(batch_size=...)
         if concurrency < 1 or batch < 1:
             raise ValueError("concurrency and batch must be >= 1")
         self.consumer = consumer

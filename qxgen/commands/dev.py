@@ -25,6 +25,7 @@ from qx import ops
 from qx.embedded import EmbeddedNatsServer, free_port
 from qx.exceptions import QxError
 from qx.service import run_worker
+from qxgen._nats_options import export_to_worker, nats_options
 from qxgen.commands._running import (
     listening,
     print_settlements,
@@ -119,7 +120,7 @@ def _banner(console: Console, service: GeneratedService, url: str, embedded: boo
 
 
 @click.command()
-@click.option("--url", help="Use the NATS server at URL instead of starting an embedded one.")
+@nats_options(embedded_when_no_url=True)
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),
@@ -159,7 +160,7 @@ def dev(
         _check_reachable(url)
     try:
         _banner(console, service, url, embedded=server is not None)
-        os.environ["NATS_URL"] = url
+        export_to_worker(url)
         app = listening(build(), print_settlements(console))
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the worker took over
             asyncio.run(run_worker(app, service_name=service.config.service))

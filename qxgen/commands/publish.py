@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import uuid
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from qx import ops
 from qx.events import EventRegistry, IntegrationEvent, NatsPublisher, event_meta
 from qx.exceptions import QxError
+from qxgen._nats_options import nats_options
 from qxgen.commands._service import EventSchema, load_service
 from qxgen.errors import QxgenError
 
@@ -131,12 +131,7 @@ async def check_stream(nc: Client, subject: str, url: str) -> None:
 @click.option("--count", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--tenant", help="Tenant id (ce-tenantid).")
 @click.option("--correlation-id", help="Correlation id (default: the event id).")
-@click.option(
-    "--url",
-    default=lambda: os.environ.get("NATS_URL", DEFAULT_URL),
-    show_default=f"$NATS_URL or {DEFAULT_URL}",
-    help="NATS server URL.",
-)
+@nats_options()
 @click.option(
     "--project",
     "-C",
