@@ -9,13 +9,14 @@ what it saw and the failure is explained from that. Secrets never reach a messag
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import nats.errors
 from nats.aio.client import Client
 
 from qx.events._settings import NatsSettings
@@ -173,11 +174,17 @@ async def create_nats_connection(
     options = connect_options(s)
     nc = Client()
     seen: list[Exception] = []
+    # nats-py keeps retrying (or, after a failed TLS handshake, hangs) when the server
+    # refuses us; a refusal seen while connecting ends the attempt at once.
+    refused = asyncio.Event()
+    connecting = True
     level = logging.DEBUG if one_shot else logging.WARNING
 
     async def on_nats_error(exc: Exception) -> None:
         seen.append(exc)
         del seen[:-5]
+        if connecting and explain_failure(s, [exc]) is not None:
+            refused.set()
         if on_error is not None:
             on_error(exc)
         log.log(level, "nats error: %s: %s", type(exc).__name__, redact(str(exc), *s.secrets()))
@@ -194,8 +201,8 @@ async def create_nats_connection(
     async def on_closed() -> None:
         log.log(logging.DEBUG if one_shot else logging.INFO, "nats connection closed")
 
-    try:
-        await nc.connect(
+    connect = asyncio.ensure_future(
+        nc.connect(
             servers=s.servers,
             name=s.name,
             # nats-py annotates these as int but uses them as seconds in asyncio timeouts;
@@ -211,9 +218,23 @@ async def create_nats_connection(
             closed_cb=on_closed,
             **options,
         )
-    except (OSError, TimeoutError, nats.errors.Error) as exc:
-        explained = explain_failure(s, [*seen, exc])
+    )
+    watch = asyncio.ensure_future(refused.wait())
+    try:
+        await asyncio.wait({connect, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        connecting = False
+        if not connect.done():
+            connect.cancel()
+            await asyncio.gather(connect, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await nc.close()
+    failure = connect.exception() if not connect.cancelled() else None
+    if refused.is_set() or failure is not None:
+        explained = explain_failure(s, [*seen, *([failure] if failure else [])])
         if explained is not None:
             raise explained from None
-        raise
+        if failure is not None:
+            raise failure
     return nc

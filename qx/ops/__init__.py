@@ -46,6 +46,7 @@ from qx.ops._dlq import (
     trace_id_of,
 )
 from qx.ops._otel import Telemetry, configure_telemetry
+from qx.ops._permissions import Permissions, worker_permissions
 from qx.ops._probes import ProbeServer, start_probes, start_probes_from_env
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "NatsTarget",
     "NatsUnavailableError",
     "OpsError",
+    "Permissions",
     "ProbeServer",
     "ReplayError",
     "ReplayMessage",
@@ -81,4 +83,5 @@ __all__ = [
     "start_probes",
     "start_probes_from_env",
     "trace_id_of",
+    "worker_permissions",
 ]

@@ -60,9 +60,15 @@ async def connect(
             return await create_nats_connection(one_shot, one_shot=True, on_error=on_error)
     except (TimeoutError, OSError, nats.errors.Error) as exc:
         reason = redact(str(exc) or type(exc).__name__, *s.secrets())
+        hint = (
+            "; if the server wants the TLS handshake first, set NATS_TLS_HANDSHAKE_FIRST=true "
+            "(--tls-first)"
+            if s.uses_tls and not s.tls_handshake_first
+            else ""
+        )
         raise NatsUnavailableError(
             f"cannot reach NATS at {s.display_url} ({reason}); start the server or pass --url "
-            "/ set NATS_URL"
+            f"/ set NATS_URL{hint}"
         ) from None
 
 
