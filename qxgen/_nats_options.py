@@ -83,7 +83,8 @@ def nats_options(*, embedded_when_no_url: bool = False) -> Callable[[F], F]:
             help="TLS handshake before the NATS greeting ($NATS_TLS_HANDSHAKE_FIRST).",
         )(command)
         for flag, field, text in reversed(_FLAGS):
-            command = click.option(flag, field, default=None, metavar="TEXT", help=text)(command)
+            metavar = "FILE" if field.endswith("_file") else "NAME" if "name" in field else "TEXT"
+            command = click.option(flag, field, default=None, metavar=metavar, help=text)(command)
         if embedded_when_no_url:
             url_help = "Use the NATS server at URL instead of starting an embedded one."
             command = click.option("--url", default=None, help=url_help)(command)

@@ -187,7 +187,13 @@ async def create_nats_connection(
             refused.set()
         if on_error is not None:
             on_error(exc)
-        log.log(level, "nats error: %s: %s", type(exc).__name__, redact(str(exc), *s.secrets()))
+        log.log(
+            level,
+            "nats error (%s): %s: %s",
+            s.display_url,
+            type(exc).__name__,
+            redact(str(exc), *s.secrets()),
+        )
 
     async def on_disconnected() -> None:
         if nc.is_closed or nc.is_draining or one_shot:

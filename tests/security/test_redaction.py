@@ -1,0 +1,155 @@
+"""Secrets never printed: the failing paths' whole output is searched for the secret."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qx.cqrs import Mediator
+from qx.embedded import free_port
+from qx.events import ConsumerSettings, EventRegistry, NatsConsumer, NatsSettings
+from qx.exceptions import NatsAuthError
+from qx.redact import redact, redact_url
+from qx.worker import WorkerRuntime
+from tests.security.servers import ConfServer, running
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "shop_service"
+QXGEN = str(Path(sys.executable).parent / "qxgen")
+SECRET = "Sup3r-s3cret-Pw"
+TOKEN = "t0ken-Xq9-secret"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("nats://alice:pw@h:4222", "nats://alice:***@h:4222"),
+        ("nats://tok@h:4222", "nats://***@h:4222"),
+        ("tls://a:b@h1:1,tls://c:d@h2:2", "tls://a:***@h1:1,tls://c:***@h2:2"),
+        ("nats://h:4222", "nats://h:4222"),
+        ("nats://u:p%40ss@h", "nats://u:***@h"),
+        ("connect to nats://u:x@h failed", "connect to nats://u:***@h failed"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_redact_scrubs_named_secrets_too() -> None:
+    assert redact(f"bad token {TOKEN} at nats://x:{SECRET}@h", TOKEN) == (
+        "bad token *** at nats://x:***@h"
+    )
+
+
+def test_settings_repr_and_str_hide_secrets() -> None:
+    s = NatsSettings(url=f"nats://alice:{SECRET}@h:1", token=None)
+    t = NatsSettings(url="nats://h:1", token=TOKEN)
+    for text in (repr(s), str(s), repr(t), str(t), s.display_url):
+        assert SECRET not in text
+        assert TOKEN not in text
+
+
+@pytest.fixture
+def auth_server(tmp_path: Path) -> Iterator[ConfServer]:
+    config = (
+        f'authorization {{ users = [{{user: alice, password: "{SECRET}"}}, '
+        f'{{user: bob, password: "{TOKEN}"}}] }}'
+    )
+    with running(tmp_path / "auth", config) as server:
+        yield server
+
+
+def qxgen(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "QX_"))}
+    return subprocess.run(
+        [QXGEN, *args],
+        env={**clean, "COLUMNS": "80", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def assert_clean(result: subprocess.CompletedProcess[str], *secrets: str) -> str:
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    for secret in secrets:
+        assert secret not in out
+    assert "Traceback" not in out
+    return out
+
+
+def test_cli_failing_paths_never_print_the_url_credentials() -> None:
+    down = f"127.0.0.1:{free_port()}"
+    cases = [
+        ("dlq", "list", "--url", f"nats://alice:{SECRET}@{down}"),
+        ("dlq", "show", "1", "--url", f"nats://{TOKEN}@{down}"),
+        ("dlq", "purge", "--yes", "--url", f"nats://alice:{SECRET}@{down}"),
+        ("publish", "orders.order.placed", "--example", "-C", str(EXAMPLE), "--url",
+         f"nats://alice:{SECRET}@{down}"),
+        ("dev", "-C", str(EXAMPLE), "--url", f"nats://alice:{SECRET}@{down}"),
+    ]  # fmt: skip
+    for args in cases:
+        out = assert_clean(qxgen(*args), SECRET, TOKEN)
+        assert "cannot reach NATS at nats://" in out
+        assert "***@" in out, out
+
+
+def test_cli_refused_login_names_the_user_not_the_password(auth_server: ConfServer) -> None:
+    url = f"nats://127.0.0.1:{auth_server.port}"
+    flags = qxgen("dlq", "list", "--url", url, "--user", "alice", "--password", "nope-" + SECRET)
+    env = qxgen("dlq", "list", "--url", url, NATS_USER="alice", NATS_PASSWORD="nope-" + SECRET)
+    in_url = qxgen(
+        "dlq", "list", "--url", f"nats://alice:nope-{SECRET}@127.0.0.1:{auth_server.port}"
+    )
+    token = qxgen("dlq", "list", "--url", url, NATS_TOKEN="nope-" + TOKEN)
+    for result in (flags, env, in_url):
+        out = assert_clean(result, SECRET, TOKEN)
+        assert "refused the login as user 'alice'" in out
+        assert "cannot reach" not in out
+    assert "refused the login as a token" in assert_clean(token, SECRET, TOKEN)
+
+
+def worker_for(url: str, tmp: str) -> WorkerRuntime:
+    return WorkerRuntime(
+        consumer=NatsConsumer(
+            NatsSettings(url=url, connect_timeout=0.5),
+            ConsumerSettings(stream="RED", durable=tmp, subjects=["red.>"]),
+        ),
+        registry=EventRegistry(),
+        mediator=Mediator(),
+    )
+
+
+async def test_worker_logs_hide_the_url_credentials(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    worker = worker_for(f"nats://alice:{SECRET}@127.0.0.1:{free_port()}", "red")
+    run = asyncio.create_task(worker.run())
+    for _ in range(100):
+        if "nats error (nats://alice:***@127.0.0.1" in caplog.text:
+            break
+        await asyncio.sleep(0.05)
+    await worker.stop()
+    await run
+    assert "nats error (nats://alice:***@127.0.0.1" in caplog.text
+    assert SECRET not in caplog.text
+
+
+async def test_worker_refused_login_fails_fast_naming_the_user(
+    auth_server: ConfServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = f"nats://alice:nope-{SECRET}@127.0.0.1:{auth_server.port}"
+    with pytest.raises(NatsAuthError) as caught:
+        await asyncio.wait_for(worker_for(url, "red").run(), 10)
+    assert "refused the login as user 'alice'" in str(caught.value)
+    assert SECRET not in str(caught.value)
+    assert SECRET not in caplog.text
