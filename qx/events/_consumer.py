@@ -136,7 +136,7 @@ class NatsConsumer:
                 "NatsConsumer(connection, registry, ...)",
                 "NatsConsumer(connection, stream=..., durable=...) and WorkerRuntime(registry=...)",
             )
-        self.nats_settings = nats or NatsSettings()
+        self._nats = nats
         self._base = settings
         self._overrides = {k: v for k, v in overrides.items() if v is not None}
         self._registry = registry
@@ -158,6 +158,14 @@ class NatsConsumer:
         self.max_deliver: int = self._overrides.get("max_deliver") or known.max_deliver
         self.ack_wait: float = self._overrides.get("ack_wait") or known.ack_wait
 
+    @property
+    def nats_settings(self) -> NatsSettings:
+        """Given, or read from ``NATS_*`` when first needed (not at all when a connection
+        and the consumer's names were passed)."""
+        if self._nats is None:
+            self._nats = NatsSettings()
+        return self._nats
+
     def use_registry(self, registry: EventRegistry) -> None:
         """Subjects not configured anywhere default to those of the events the worker runs
         (``WorkerRuntime`` calls this)."""
@@ -177,15 +185,15 @@ class NatsConsumer:
     def _resolve(self) -> ConsumerSettings:
         if self._base is not None:
             return self._base.model_copy(update=self._overrides)
-        n = self.nats_settings
         values = dict(self._overrides)
-        service = _token(n.name) if n.name else None
-        values.setdefault("stream", n.stream or (service.upper() if service else None))
-        values.setdefault("durable", n.durable or service)
-        subjects = values.get("subjects") or n.subjects
-        if not subjects and self._registry is not None:
-            subjects = self._registry.subjects
-        values["subjects"] = subjects
+        if not all(values.get(k) for k in ("stream", "durable", "subjects")):
+            n = self.nats_settings
+            service = _token(n.name) if n.name else None
+            values.setdefault("stream", n.stream or (service.upper() if service else None))
+            values.setdefault("durable", n.durable or service)
+            values["subjects"] = values.get("subjects") or n.subjects
+        if not values.get("subjects") and self._registry is not None:
+            values["subjects"] = self._registry.subjects
         missing = [k for k in ("stream", "durable", "subjects") if not values.get(k)]
         if missing:
             raise ConfigurationError(

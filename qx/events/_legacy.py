@@ -7,7 +7,6 @@ a ``QX_NATS__*`` variable that has no counterpart is an error, not ignored.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -36,18 +35,8 @@ def deprecated(old: str, new: str, *, stacklevel: int = 3) -> None:
     warnings.warn(
         f"{old} is the qx-worker 1.x spelling; use {new} (README: Coming from qx-worker 1.x)",
         DeprecationWarning,
-        stacklevel=stacklevel + 1,
+        stacklevel=stacklevel,
     )
-
-
-def _env_value(field: str, raw: str) -> Any:
-    if field == "url" and raw.lstrip().startswith("["):
-        try:
-            servers = json.loads(raw)
-        except ValueError:
-            return raw
-        return ",".join(str(s) for s in servers) if isinstance(servers, list) else raw
-    return raw
 
 
 def legacy_nats_values(values: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
@@ -87,5 +76,5 @@ def legacy_nats_values(values: Mapping[str, Any], fields: Iterable[str]) -> dict
             deprecated(key, f"NATS_{new.upper()}", stacklevel=4)
             warned.add(new)
         if new not in out and f"NATS_{new.upper()}" not in {k.upper() for k in os.environ}:
-            out[new] = _env_value(new, raw)
+            out[new] = raw
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -64,6 +65,11 @@ class NatsSettings(BaseSettings):
     @field_validator("url", mode="before")
     @classmethod
     def _join_servers(cls, value: object) -> object:
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            try:  # a JSON list, as 1.x read QX_NATS__SERVERS
+                value = json.loads(value)
+            except ValueError:
+                return value
         if isinstance(value, list | tuple):
             return ",".join(str(v).strip() for v in value)
         return value
