@@ -17,7 +17,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NotFoundError
 
 from qx.events._settings import ConsumerSettings
 from qx.exceptions import ConfigurationError
@@ -60,7 +60,7 @@ async def ensure_stream(
                     num_replicas=replicas or 1,
                 )
             )
-        except BadRequestError as exc:
+        except APIError as exc:
             if exc.err_code in _REPLICAS_ERRORS:
                 raise _replicas_error(name, replicas, exc) from None
             raise
@@ -75,7 +75,7 @@ async def ensure_stream(
             info.config.num_replicas = replicas
         try:
             await js.update_stream(info.config)
-        except BadRequestError as exc:
+        except APIError as exc:
             if exc.err_code in _REPLICAS_ERRORS:
                 raise _replicas_error(name, replicas, exc) from None
             raise
@@ -86,7 +86,7 @@ async def ensure_stream(
     return info.config.num_replicas or 1
 
 
-def _replicas_error(name: str, replicas: int | None, exc: BadRequestError) -> ConfigurationError:
+def _replicas_error(name: str, replicas: int | None, exc: APIError) -> ConfigurationError:
     return ConfigurationError(
         f"stream {name} cannot have {replicas} replicas here ({exc.description}); set "
         "dlq_replicas (env QX_DLQ_REPLICAS) to at most the number of JetStream servers, or 1 "
