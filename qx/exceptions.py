@@ -52,6 +52,20 @@ class MissingEnvelopeFieldError(PoisonMessageError):
     reason = "missing_envelope_field"
 
 
+class InvalidPercentEncodingError(PoisonMessageError):
+    """A ``ce-*`` header value has a malformed ``%`` escape or escapes that are not UTF-8.
+
+    Guessing (U+FFFD, or keeping the text as is) would silently change an event id."""
+
+    reason = "invalid_percent_encoding"
+
+
+class UnsupportedSpecVersionError(PoisonMessageError):
+    """``ce-specversion`` names a CloudEvents version qx does not read (it reads 1.x)."""
+
+    reason = "unsupported_specversion"
+
+
 class UnknownEventTypeError(PoisonMessageError):
     reason = "unknown_event_type"
 

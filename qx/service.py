@@ -52,6 +52,7 @@ async def worker_app(
             max_deliver=settings.max_deliver,
             provision=settings.provision,
             dlq_stream=settings.dlq_stream,
+            dlq_replicas=settings.dlq_replicas,
         ),
     )
     worker = WorkerRuntime(

@@ -24,10 +24,11 @@ from rich.console import Console
 from rich.json import JSON
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from qx import ops
 from qx.dlq import DlqRecord
-from qx.exceptions import QxError
+from qx.exceptions import QxError, ReplayError
 from qxgen._nats_options import nats_options
 
 T = TypeVar("T")
@@ -140,10 +141,15 @@ def show_command(url: str, dlq_stream: str, record_id: str) -> None:
     sequence number.
     """
 
-    async def action(nc: Client) -> DlqRecord:
-        return await ops.get_record(nc, dlq_stream, record_id)
+    async def action(nc: Client) -> tuple[DlqRecord, bytes | None, list[tuple[str, str]] | None]:
+        record = await ops.get_record(nc, dlq_stream, record_id)
+        try:
+            body, headers = await ops.read_omitted(nc, record)
+        except ReplayError:
+            body, headers = None, None
+        return record, body, headers
 
-    r = _run(url, action)
+    r, source_body, source_headers = _run(url, action)
     console = _console()
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
@@ -162,22 +168,33 @@ def show_command(url: str, dlq_stream: str, record_id: str) -> None:
         ("Origin", r.origin),
         ("Trace id", ops.trace_id_of(r) or "-"),
     ):
-        facts.add_row(name, value)
+        facts.add_row(name, Text(value))
     console.print(facts)
+    if r.traceback:
+        console.print()
+        console.print("[bold]Traceback[/bold]")
+        console.print(Text(r.traceback))
     console.print()
-    headers = Table("Header", "Value", title="Original headers", title_justify="left")
-    for key, value in sorted(r.original_headers.items()):
-        headers.add_row(key, value)
-    console.print(headers)
+    where = f"{r.stream} seq {r.stream_seq}"
+    pairs = r.headers if source_headers is None else source_headers
+    title = "Original headers" + (f" (from {where})" if r.headers_omitted else "")
+    headers = Table("Header", "Value", title=title, title_justify="left")
+    for key, value in pairs:  # wire order: repeated fields stay visible
+        headers.add_row(Text(key), Text(value))
+    if r.headers_omitted and source_headers is None:
+        console.print(f"(not copied: too large, and gone from {where})")
+    else:
+        console.print(headers)
     console.print()
-    console.print("[bold]Payload[/bold]")
-    if r.payload_omitted:
-        console.print(f"(not copied: too large; read {r.stream} seq {r.stream_seq})")
+    console.print("[bold]Payload[/bold]" + (f" (from {where})" if r.payload_omitted else ""))
+    body = r.body if source_body is None else source_body
+    if r.payload_omitted and source_body is None:
+        console.print(f"(not copied: too large, and gone from {where})")
         return
     try:
-        console.print(JSON.from_data(json.loads(r.body)))
-    except (UnicodeDecodeError, ValueError):
-        console.print(repr(r.body[:2000]) + (" …" if len(r.body) > 2000 else ""), markup=False)
+        console.print(JSON.from_data(json.loads(body)))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        console.print(repr(body[:2000]) + (" …" if len(body) > 2000 else ""), markup=False)
 
 
 def _confirm(question: str, yes: bool) -> None:

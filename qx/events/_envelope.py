@@ -25,7 +25,7 @@ from typing import Any, Literal
 from qx.core import RequestContext
 from qx.events._base import IntegrationEvent, event_meta
 from qx.events._headers import decode_value, encode_value, lower_keys
-from qx.exceptions import InvalidJsonError, MissingEnvelopeFieldError
+from qx.exceptions import InvalidJsonError, MissingEnvelopeFieldError, UnsupportedSpecVersionError
 
 CE_SPECVERSION = "1.0"
 _TYPE_VERSION = re.compile(r"^(?P<type>.+)\.v(?P<version>[0-9]{1,9})$")
@@ -109,8 +109,8 @@ def _optional(h: Mapping[str, str], name: str) -> str | None:
 def _parse_cloudevent(subject: str, h: Mapping[str, str], body: bytes) -> Envelope:
     specversion = _required(h, "ce-specversion")
     if not specversion.startswith("1."):
-        raise MissingEnvelopeFieldError(
-            f"unsupported CloudEvents specversion {specversion!r}; qx reads 1.x"
+        raise UnsupportedSpecVersionError(
+            f"unsupported CloudEvents specversion {specversion!r}; qx reads 1.x (send 1.0)"
         )
     raw_type = _required(h, "ce-type")
     event_id = _required(h, "ce-id")

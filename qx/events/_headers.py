@@ -1,20 +1,38 @@
-"""Header helpers for the CloudEvents NATS binding.
+"""NATS header blocks and the CloudEvents NATS binding's header values.
 
-NATS header names are case-sensitive on the wire, but producers in other languages write
-``ce-id``, ``Ce-Id`` or ``CE-ID``; we match case-insensitively by lower-casing once per message.
+Header names are case-sensitive on the wire, but producers in other languages write ``ce-id``,
+``Ce-Id`` or ``CE-ID``; we match case-insensitively by lower-casing once per message.
 ``ce-*`` values are percent-encoded like the CloudEvents HTTP binding: space, ``"``, ``%`` and
 anything outside printable ASCII are escaped (UTF-8 first). The stdlib's quote/unquote do that;
-only the "safe" set is ours.
+only the "safe" set, and refusing malformed escapes instead of guessing, are ours.
+
+Why a hand-rolled header-block parser (``parse_header_block``): a stored message is read back
+through JetStream's message-get API, which hands us the raw ``NATS/1.0`` block. nats-py's own
+readers either keep only the last of repeated fields (``Msg.headers``) or run the block through
+``email.parser`` (``get_msg``), which returns ``email.header.Header`` objects for non-ASCII
+values and mangles nothing-special names. No maintained library parses the NATS block: the
+format is "``Name: value`` lines, CRLF-separated, after a version line", so the parser is a few
+lines, fuzzed in tests/unit/test_headers.py. It never raises on any input and keeps repeated
+fields, their order and their spelling.
 """
 
 from __future__ import annotations
 
+import re
 import string
-from collections.abc import Mapping
-from urllib.parse import quote, unquote
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import quote, unquote_to_bytes
+
+from qx.exceptions import InvalidPercentEncodingError
 
 # Printable ASCII except space, double quote and percent, which must be escaped.
 _SAFE = "".join(c for c in string.printable if c not in ' "%\t\n\r\x0b\x0c')
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_VERSION_LINE = b"NATS/1.0"
+
+HeaderPairs = list[tuple[str, str]]
+"""Header fields in wire order; a name may repeat (multi-valued fields)."""
 
 
 def lower_keys(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -28,4 +46,107 @@ def encode_value(value: str) -> str:
 
 
 def decode_value(value: str) -> str:
-    return unquote(value) if "%" in value else value
+    """Percent-decode a ``ce-*`` value; raises ``InvalidPercentEncodingError`` (poison) for a
+    ``%`` not followed by two hex digits or escapes that are not UTF-8, instead of silently
+    turning them into U+FFFD and changing an id."""
+    if "%" not in value:
+        return value
+    bad = _BAD_ESCAPE.search(value)
+    if bad:
+        raise InvalidPercentEncodingError(
+            f"invalid percent-encoding {value[bad.start() : bad.start() + 3]!r} in header value "
+            f"{value[:120]!r}; escape '%' as %25 (CloudEvents NATS binding)"
+        )
+    try:
+        return unquote_to_bytes(value).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidPercentEncodingError(
+            f"percent-escapes in header value {value[:120]!r} do not decode as UTF-8; encode "
+            "the text as UTF-8 before escaping it"
+        ) from None
+
+
+def decode_value_lenient(value: str) -> str:
+    """For display only (``qxgen dlq``): a malformed value is shown as it is."""
+    try:
+        return decode_value(value)
+    except InvalidPercentEncodingError:
+        return value
+
+
+# -- raw header blocks --------------------------------------------------------------------------
+
+
+def parse_header_block(raw: bytes | None) -> HeaderPairs:
+    """``NATS/1.0[ status]\\r\\nName: value\\r\\n...\\r\\n\\r\\n`` -> pairs, in order.
+
+    Values are UTF-8 (invalid bytes become U+FFFD, as nats-py does) with surrounding blanks
+    removed; lines without a colon, or whose name is empty, not ASCII or contains blanks, are
+    skipped (the same names nats-py's reader accepts). A status
+    on the version line (``NATS/1.0 404``) is not a field and is not returned.
+    """
+    if not raw:
+        return []
+    lines = raw.split(b"\r\n")
+    if lines and lines[0].startswith(_VERSION_LINE):
+        lines = lines[1:]
+    pairs: HeaderPairs = []
+    for line in lines:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        try:
+            key = name.strip().decode("ascii")
+        except UnicodeDecodeError:
+            continue
+        if not key or any(c.isspace() for c in key):
+            continue
+        pairs.append((key, value.strip().decode("utf-8", "replace")))
+    return pairs
+
+
+def build_header_block(pairs: Iterable[tuple[str, str]]) -> bytes:
+    """The inverse of ``parse_header_block`` (CR/LF in values become spaces, like nats-py)."""
+    out = bytearray(_VERSION_LINE + b"\r\n")
+    for key, value in pairs:
+        flat = value.replace("\r", " ").replace("\n", " ").strip()
+        out += key.encode() + b": " + flat.encode() + b"\r\n"
+    out += b"\r\n"
+    return bytes(out)
+
+
+def is_token(name: str) -> bool:
+    """Whether nats-py will publish ``name`` (an RFC 9110 token); others raise BadHeaderError."""
+    return _NAME.fullmatch(name) is not None
+
+
+def last_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """One value per name (the last, as nats-py's ``Msg.headers``): for lookups, not copies."""
+    return dict(pairs)
+
+
+def as_pairs(headers: Mapping[str, str] | Sequence[tuple[str, str]] | None) -> HeaderPairs:
+    if not headers:
+        return []
+    if isinstance(headers, Mapping):
+        return [(str(k), str(v)) for k, v in headers.items()]
+    return [(str(k), str(v)) for k, v in headers]
+
+
+def publishable(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Pairs as the ``headers=`` dict nats-py publishes, keeping repeated fields.
+
+    nats-py's publish takes one value per dict key, strips each key, and writes one
+    ``key: value`` line per entry. A repeated name is therefore given trailing blanks to make it
+    a distinct dict key that goes on the wire as the same name: the only way to send a
+    multi-valued field through nats-py's public API. tests/runtime/test_dlq_headers.py checks
+    the stored block on a real server, so a nats-py change that breaks this fails loudly
+    (``BadHeaderError``) instead of silently dropping values.
+    """
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        slot = key
+        while slot in out:
+            slot += " "
+        out[slot] = value
+    return out

@@ -17,42 +17,81 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NotFoundError
 
 from qx.events._settings import ConsumerSettings
+from qx.exceptions import ConfigurationError
 
 log = logging.getLogger("qx.provision")
 
 # Enough to keep the pipeline full even with a large prefetch; see facts §8.
 DEFAULT_MAX_ACK_PENDING = 1000
 _SUBJECTS_OVERLAP = 10065
+# "replicas > 1 not supported in non-clustered mode", "insufficient resources" (too few peers)
+_REPLICAS_ERRORS = {10074, 10023}
 
 
 async def ensure_stream(
-    js: JetStreamContext, name: str, subjects: list[str], *, max_age: float
-) -> None:
-    """Create the stream, or add missing subjects to an existing one. Never removes subjects."""
+    js: JetStreamContext,
+    name: str,
+    subjects: list[str],
+    *,
+    max_age: float,
+    replicas: int | None = None,
+) -> int:
+    """Create the stream, or add missing subjects to an existing one. Never removes subjects.
+
+    ``replicas``: create it with that many, and raise an existing stream's count to it (never
+    lower it: a shared DLQ stream may be replicated for another service). Returns the stream's
+    replica count.
+    """
     try:
         info = await js.stream_info(name)
     except NotFoundError:
-        await js.add_stream(
-            StreamConfig(
-                name=name,
-                subjects=subjects,
-                retention=RetentionPolicy.LIMITS,
-                storage=StorageType.FILE,
-                max_age=max_age,
-                duplicate_window=120.0,
+        try:
+            await js.add_stream(
+                StreamConfig(
+                    name=name,
+                    subjects=subjects,
+                    retention=RetentionPolicy.LIMITS,
+                    storage=StorageType.FILE,
+                    max_age=max_age,
+                    duplicate_window=120.0,
+                    num_replicas=replicas or 1,
+                )
             )
-        )
-        log.info("created stream %s for %s", name, ", ".join(subjects))
-        return
+        except APIError as exc:
+            if exc.err_code in _REPLICAS_ERRORS:
+                raise _replicas_error(name, replicas, exc) from None
+            raise
+        log.info("created stream %s (R%d) for %s", name, replicas or 1, ", ".join(subjects))
+        return replicas or 1
     existing = list(info.config.subjects or [])
     missing = [s for s in subjects if not any(subject_covers(e, s) for e in existing)]
-    if missing:
+    current = info.config.num_replicas or 1
+    if missing or (replicas is not None and replicas > current):
         info.config.subjects = existing + missing
-        await js.update_stream(info.config)
-        log.info("added subjects %s to stream %s", ", ".join(missing), name)
+        if replicas is not None and replicas > current:
+            info.config.num_replicas = replicas
+        try:
+            await js.update_stream(info.config)
+        except APIError as exc:
+            if exc.err_code in _REPLICAS_ERRORS:
+                raise _replicas_error(name, replicas, exc) from None
+            raise
+        if missing:
+            log.info("added subjects %s to stream %s", ", ".join(missing), name)
+        if info.config.num_replicas != current:
+            log.info("stream %s now has %d replicas (was %d)", name, replicas, current)
+    return info.config.num_replicas or 1
+
+
+def _replicas_error(name: str, replicas: int | None, exc: APIError) -> ConfigurationError:
+    return ConfigurationError(
+        f"stream {name} cannot have {replicas} replicas here ({exc.description}); set "
+        "dlq_replicas (env QX_DLQ_REPLICAS) to at most the number of JetStream servers, or 1 "
+        "on a single server"
+    )
 
 
 def subject_covers(pattern: str, subject: str) -> bool:
@@ -97,18 +136,26 @@ async def ensure_consumer(js: JetStreamContext, s: ConsumerSettings, batch: int)
     await js.add_consumer(s.stream, config)
 
 
-async def ensure_dlq(js: JetStreamContext, s: ConsumerSettings) -> str:
+async def ensure_dlq(js: JetStreamContext, s: ConsumerSettings, source_replicas: int = 1) -> str:
     """The DLQ stream, the advisory capture stream, and this worker's advisory consumer.
 
     Advisories are kept in their own stream so a broken DLQ stream cannot also lose the
     max-deliveries advisory that lets us rebuild the record later (facts §2). Returns the name
     of the stream that captures our advisories: if another stream already does (ops-managed,
     or an earlier configuration), that one is used rather than failing on overlapping subjects.
+
+    Replicas: ``s.dlq_replicas``, else ``source_replicas`` (the source stream's count), so the
+    DLQ survives whatever the source survives. The advisory consumer inherits its stream's.
     """
-    await ensure_stream(js, s.dlq_stream, [f"{s.dlq_subject_prefix}.>"], max_age=s.dlq_max_age)
+    replicas = s.dlq_replicas or source_replicas
+    await ensure_stream(
+        js, s.dlq_stream, [f"{s.dlq_subject_prefix}.>"], max_age=s.dlq_max_age, replicas=replicas
+    )
     advisory_stream = s.advisory_stream
     try:
-        await ensure_stream(js, advisory_stream, [s.advisory_subject], max_age=s.dlq_max_age)
+        await ensure_stream(
+            js, advisory_stream, [s.advisory_subject], max_age=s.dlq_max_age, replicas=replicas
+        )
     except BadRequestError as exc:
         if exc.err_code != _SUBJECTS_OVERLAP:
             raise
@@ -137,6 +184,8 @@ async def find_advisory_stream(js: JetStreamContext, s: ConsumerSettings) -> str
 
 async def provision(js: JetStreamContext, s: ConsumerSettings, batch: int) -> str:
     """Everything a worker needs; returns the advisory stream's name (see ``ensure_dlq``)."""
-    await ensure_stream(js, s.stream, s.stream_subjects or s.subjects, max_age=s.stream_max_age)
+    source_replicas = await ensure_stream(
+        js, s.stream, s.stream_subjects or s.subjects, max_age=s.stream_max_age
+    )
     await ensure_consumer(js, s, batch)
-    return await ensure_dlq(js, s)
+    return await ensure_dlq(js, s, source_replicas)

@@ -200,6 +200,12 @@ class ConsumerSettings(BaseModel):
     dlq_subject_prefix: str = "qx.dlq"
     advisory_stream: str = "QX_DLQ_ADVISORIES"
     dlq_max_age: float = 30 * 24 * 3600.0
+    # Replicas of the DLQ stream, the advisory stream and the advisory consumer. None = the
+    # source stream's replica count, so a cluster node going down cannot take the DLQ with it.
+    dlq_replicas: int | None = Field(default=None, ge=1, le=5)
+    # On a message's last delivery, how long the worker retries a failing DLQ write (holding
+    # the message) before leaving it to the max-deliveries advisory path.
+    dlq_write_patience: float = Field(default=60.0, ge=0)
 
     @field_validator("durable", "stream", "dlq_stream", "advisory_stream")
     @classmethod

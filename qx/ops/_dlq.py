@@ -34,11 +34,17 @@ from typing import Any
 
 import nats.js.errors
 from nats.aio.client import Client
-from nats.js import JetStreamContext
 
-from qx.dlq import PREFIX, DlqRecord, parse_record
-from qx.events._headers import decode_value, encode_value, lower_keys
+from qx.dlq import DROP, PREFIX, DlqRecord, is_record, parse_record
+from qx.events._headers import (
+    HeaderPairs,
+    decode_value_lenient,
+    encode_value,
+    lower_keys,
+    publishable,
+)
 from qx.events._publisher import publish_with_retry
+from qx.events._stored import get_stored
 from qx.exceptions import (
     DlqRecordNotFoundError,
     DlqStreamNotFoundError,
@@ -118,7 +124,7 @@ def _envelope_field(record: DlqRecord, ce_header: str, qx_header: str, body_key:
     fields) are exactly the ones an operator needs to see, and the parser refuses them."""
     h = lower_keys(record.original_headers)
     if h.get(ce_header):
-        return decode_value(h[ce_header])
+        return decode_value_lenient(h[ce_header])
     if h.get(qx_header):
         return h[qx_header]
     doc = _legacy_doc(record)
@@ -173,18 +179,20 @@ def replay_event_id(record: DlqRecord) -> str:
     return f"replay:{record.id}"
 
 
-def _set(headers: dict[str, str], name: str, value: str) -> None:
+def _set(headers: HeaderPairs, name: str, value: str) -> None:
     """Set ``name`` case-insensitively, keeping the producer's spelling: two spellings of one
-    header would both go on the wire and readers would pick either."""
-    for key in headers:
-        if key.lower() == name.lower():
-            headers[key] = value
-            return
-    headers[name] = value
+    header would both go on the wire and readers would pick either. Replaces every field of
+    that name (a repeated ``ce-id`` would otherwise survive next to the new one)."""
+    spelling = next((k for k, _ in headers if k.lower() == name.lower()), name)
+    headers[:] = [(k, v) for k, v in headers if k.lower() != name.lower()]
+    headers.append((spelling, value))
 
 
-def build_replay(record: DlqRecord, body: bytes | None = None) -> ReplayMessage:
-    """The message that replays ``record``; ``body`` overrides a payload the DLQ omitted."""
+def build_replay(
+    record: DlqRecord, body: bytes | None = None, headers: HeaderPairs | None = None
+) -> ReplayMessage:
+    """The message that replays ``record``; ``body`` and ``headers`` override an original the
+    DLQ could not copy (read back from the source stream)."""
     if not record.subject:
         raise ReplayError(
             f"{record.id} cannot be replayed: the original was already gone from "
@@ -192,27 +200,30 @@ def build_replay(record: DlqRecord, body: bytes | None = None) -> ReplayMessage:
             "payload are unknown; purge the record instead"
         )
     new_id = replay_event_id(record)
-    headers = {k: v for k, v in record.original_headers.items() if not k.startswith(PREFIX)}
-    h = lower_keys(headers)
+    source = record.headers if headers is None else headers
+    pairs = [(k, v) for k, v in source if not k.startswith(PREFIX) and k.lower() not in DROP]
+    h = lower_keys(dict(pairs))
     if "ce-specversion" in h:
         original = h.get("ce-id")
-        _set(headers, "ce-id", encode_value(new_id))
+        _set(pairs, "ce-id", encode_value(new_id))
         if original:
-            _set(headers, "ce-causationid", original)
+            _set(pairs, "ce-causationid", original)
             if not h.get("ce-correlationid"):
-                _set(headers, "ce-correlationid", original)
+                _set(pairs, "ce-correlationid", original)
     elif "qx.event_name" in h or _legacy_doc(record) is not None:
         original = event_id_of(record)
         doc = _legacy_doc(record) or {}
         correlation = h.get("qx.correlation_id") or doc.get("correlation_id") or original
-        _set(headers, "qx.event_id", new_id)
+        _set(pairs, "qx.event_id", new_id)
         if original:
-            _set(headers, "qx.causation_id", original)
+            _set(pairs, "qx.causation_id", original)
         if correlation:
-            _set(headers, "qx.correlation_id", str(correlation))
-    _set(headers, "Nats-Msg-Id", new_id)
-    headers[REPLAY_OF] = record.id
-    return ReplayMessage(record.subject, headers, record.body if body is None else body, new_id)
+            _set(pairs, "qx.correlation_id", str(correlation))
+    _set(pairs, "Nats-Msg-Id", new_id)
+    _set(pairs, REPLAY_OF, record.id)
+    return ReplayMessage(
+        record.subject, publishable(pairs), record.body if body is None else body, new_id
+    )
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -231,20 +242,17 @@ async def dlq_state(nc: Client, dlq_stream: str) -> DlqState:
     return DlqState(dlq_stream, state.messages, state.first_seq, state.last_seq)
 
 
-async def _iter_raw(
-    js: JetStreamContext, dlq_stream: str, start: int, stop: int
-) -> AsyncIterator[DlqRecord]:
+async def _iter_raw(nc: Client, dlq_stream: str, start: int, stop: int) -> AsyncIterator[DlqRecord]:
     seq = max(start, 1)
     while seq <= stop:
         try:
-            raw = await js.get_msg(dlq_stream, seq, subject=">", next=True)
+            raw = await get_stored(nc, dlq_stream, seq, next_matching=">")
         except nats.js.errors.NotFoundError:
             return  # nothing at or after seq
-        if raw.seq is None or raw.seq > stop:
+        if raw.seq > stop:
             return
-        headers = raw.headers or {}
-        if any(k.startswith(PREFIX) for k in headers):  # skip foreign messages
-            yield parse_record(raw.seq, headers, raw.data)
+        if is_record(raw.headers):  # skip foreign messages
+            yield parse_record(raw.seq, raw.headers, raw.data)
         seq = raw.seq + 1
 
 
@@ -260,7 +268,7 @@ async def iter_records(
     state = await dlq_state(nc, dlq_stream)
     if state.records == 0:
         return
-    async for record in _iter_raw(nc.jetstream(), dlq_stream, state.first_seq, state.last_seq):
+    async for record in _iter_raw(nc, dlq_stream, state.first_seq, state.last_seq):
         if matches(record, event_type=event_type, consumer=consumer):
             yield record
 
@@ -308,18 +316,17 @@ async def _resolve(nc: Client, dlq_stream: str, ids: Sequence[str | int]) -> lis
     wanted = [(str(i), _parse_id(i)) for i in ids]
     by_key: dict[int | Origin, list[DlqRecord]] = {}
     state = await dlq_state(nc, dlq_stream)
-    js = nc.jetstream()
     by_seq = {key for _, key in wanted if isinstance(key, int)}
     by_origin = {key for _, key in wanted if isinstance(key, tuple)}
     for seq in by_seq:
         try:
-            raw = await js.get_msg(dlq_stream, seq)
+            raw = await get_stored(nc, dlq_stream, seq)
         except nats.js.errors.NotFoundError:
             continue
-        if any(k.startswith(PREFIX) for k in raw.headers or {}):
+        if is_record(raw.headers):
             by_key[seq] = [parse_record(seq, raw.headers, raw.data)]
     if by_origin and state.records:
-        async for record in _iter_raw(js, dlq_stream, state.first_seq, state.last_seq):
+        async for record in _iter_raw(nc, dlq_stream, state.first_seq, state.last_seq):
             # After the duplicate window both paths can write a record for one message;
             # all of them stand for the same failure and are handled together.
             for origin in (
@@ -373,18 +380,22 @@ async def select_records(
 # -- changing ------------------------------------------------------------------------------------
 
 
-async def _original_body(nc: Client, record: DlqRecord) -> bytes | None:
-    """The payload for a record whose body was omitted (too large with the DLQ headers)."""
-    if not record.payload_omitted:
-        return None
+async def read_omitted(nc: Client, record: DlqRecord) -> tuple[bytes | None, HeaderPairs | None]:
+    """(payload, headers) from the source stream for what the record could not copy (too
+    large with the DLQ facts); None for what the record itself holds."""
+    if not record.payload_omitted and not record.headers_omitted:
+        return None, None
     try:
-        raw = await nc.jetstream().get_msg(record.stream, record.stream_seq)
+        raw = await get_stored(nc, record.stream, record.stream_seq)
     except nats.js.errors.NotFoundError:
         raise ReplayError(
-            f"{record.id} cannot be replayed: its payload was too large to copy into the DLQ "
-            f"and the original is gone from {record.stream} (max_age or a delete removed it)"
+            f"{record.id}: the original was too large to copy into the DLQ and is gone from "
+            f"{record.stream} (max_age or a delete removed it)"
         ) from None
-    return raw.data or b""
+    return (
+        raw.data if record.payload_omitted else None,
+        raw.headers if record.headers_omitted else None,
+    )
 
 
 async def _delete(nc: Client, dlq_stream: str, seq: int) -> None:
@@ -405,7 +416,7 @@ async def replay_records(
     results: list[Replayed] = []
     for record in records:
         try:
-            message = build_replay(record, await _original_body(nc, record))
+            message = build_replay(record, *await read_omitted(nc, record))
             ack = await publish_with_retry(
                 nc, message.subject, message.body, message.headers, attempts=publish_attempts
             )

@@ -9,10 +9,12 @@ rebuilds the record from the source stream (facts §2).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import nats.js.errors
@@ -22,14 +24,20 @@ from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy
 
 from qx import dlq
+from qx.events._headers import HeaderPairs, as_pairs
 from qx.events._publisher import check_size, publish_with_retry
 from qx.events._settings import ConsumerSettings
-from qx.exceptions import PayloadTooLargeError
+from qx.events._stored import get_stored
+from qx.exceptions import PayloadTooLargeError, PoisonMessageError
 
 log = logging.getLogger("qx.dlq")
 
 
 Connection = Callable[[], Client]
+Headers = Mapping[str, str] | Sequence[tuple[str, str]] | None
+
+_RETRY_FIRST = 0.2
+_RETRY_MAX = 5.0
 
 
 class DeadLetterWriter:
@@ -43,7 +51,7 @@ class DeadLetterWriter:
         self,
         *,
         subject: str,
-        headers: Mapping[str, str] | None,
+        headers: Headers,
         body: bytes,
         stream: str,
         seq: int,
@@ -53,10 +61,23 @@ class DeadLetterWriter:
         error_message: str,
         origin: str,
         trace_id: str | None = None,
+        exc: BaseException | None = None,
+        final: bool = False,
+        from_source: bool = True,
     ) -> None:
-        """Publish the record and wait for its PubAck; raises if it could not be stored."""
-        record_headers = dlq.build_record_headers(
-            headers,
+        """Publish the record and wait for its PubAck; raises if it could not be stored.
+
+        ``from_source``: copy the original's headers from the stored message rather than from
+        the delivery (nats-py's ``Msg.headers`` keeps only the last of repeated fields).
+        ``final``: the message's last delivery; the write is retried for up to
+        ``dlq_write_patience`` seconds (the worker's heartbeat keeps the message meanwhile),
+        so a DLQ that is briefly unavailable costs a wait, not a trip through the advisory path.
+        """
+        pairs = as_pairs(headers)
+        if from_source:
+            pairs, body = await self._stored_original(stream, seq, pairs, body)
+        poison = isinstance(exc, PoisonMessageError)  # its traceback is qx's parser, not news
+        facts = dlq.build_facts(
             subject=subject,
             stream=stream,
             seq=seq,
@@ -67,22 +88,55 @@ class DeadLetterWriter:
             error_message=error_message,
             origin=origin,
             trace_id=trace_id,
+            traceback_text=None if poison else dlq.format_traceback(exc),
         )
+        deadline = time.monotonic() + (self._settings.dlq_write_patience if final else 0.0)
+        delay = _RETRY_FIRST
+        while True:
+            try:
+                await self._publish(pairs, body, facts)
+                return
+            except Exception as error:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning(
+                    "DLQ write for %s seq %d failed (%s: %s); retrying in %.1fs",
+                    stream,
+                    seq,
+                    type(error).__name__,
+                    error,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX)
+
+    async def _publish(self, pairs: HeaderPairs, body: bytes, facts: dict[str, str]) -> None:
+        """The first layout of the record that the server's limits allow (see ``qx.dlq``)."""
+        nc = self._connection()
+        subject = self._settings.dlq_subject
+        for record_headers, record_body in dlq.record_layouts(pairs, body, facts):
+            try:
+                check_size(nc, subject, record_body, record_headers)
+            except PayloadTooLargeError:
+                continue
+            await publish_with_retry(
+                nc, subject, record_body, record_headers, attempts=2, timeout=2.0
+            )
+            return
+        raise PayloadTooLargeError(  # only if max_payload is below a few KiB
+            f"even the facts-only DLQ record for {facts.get(dlq.H_STREAM)} seq "
+            f"{facts.get(dlq.H_SEQ)} exceeds the server's max_payload"
+        )
+
+    async def _stored_original(
+        self, stream: str, seq: int, pairs: HeaderPairs, body: bytes
+    ) -> tuple[HeaderPairs, bytes]:
         try:
-            check_size(self._connection(), self._settings.dlq_subject, body, record_headers)
-        except PayloadTooLargeError:
-            # The original fit, but with our headers it would not: keep the reference; the
-            # payload stays readable in the source stream at (stream, seq) until its max_age.
-            record_headers[dlq.H_PAYLOAD_OMITTED] = f"too large; read {stream} seq {seq}"
-            body = b""
-        await publish_with_retry(
-            self._connection(),
-            self._settings.dlq_subject,
-            body,
-            record_headers,
-            attempts=2,
-            timeout=2.0,
-        )
+            stored = await get_stored(self._connection(), stream, seq, timeout=2.0)
+        except Exception as exc:  # gone or unreachable: the delivery's copy is what we have
+            log.debug("re-reading %s seq %d failed (%s); using the delivery", stream, seq, exc)
+            return pairs, body
+        return stored.headers, stored.data
 
     async def terminate(self, msg: Msg, reason: str) -> None:
         """``+TERM <reason>``: nats-py's term() cannot send a reason (facts §3)."""
@@ -111,12 +165,12 @@ class AdvisoryProcessor:
             log.error("unreadable max-deliveries advisory, acking it: %r", advisory.data[:200])
             return
         js = self._connection().jetstream()
-        subject, headers, body, note = "", None, b"", ""
+        subject, headers, body, note = "", list[tuple[str, str]](), b"", ""
         try:
-            original = await js.get_msg(stream, seq)
-            subject = original.subject or ""
+            original = await get_stored(self._connection(), stream, seq)
+            subject = original.subject
             headers = original.headers
-            body = original.data or b""
+            body = original.data
         except nats.js.errors.NotFoundError:
             note = f" The original ({stream} seq {seq}) is gone from the stream."
         await self._writer.write(
@@ -134,6 +188,7 @@ class AdvisoryProcessor:
                 "failed; see the worker's logs around failed-at." + note
             ),
             origin="advisory",
+            from_source=False,  # the advisory is durable: on failure it is nak'd and retried
         )
         await self._remove_original(js, stream, seq)
         log.warning(

@@ -385,7 +385,7 @@ class WorkerRuntime:
                     if span.is_recording():
                         span.set_attribute(SETTLEMENT, decision.kind)
                     written = await self._settle(
-                        msg, decision, outcome, stream, delivered, seq, trace_id
+                        msg, decision, outcome, stream, delivered, seq, trace_id, exc_for_span
                     )
         finally:
             self.stats.in_flight -= 1
@@ -462,6 +462,7 @@ class WorkerRuntime:
         delivered: int,
         seq: int,
         trace_id: str | None,
+        exc: BaseException | None = None,
     ) -> bool | None:
         """Carry out the decision. Returns whether a DLQ record was written (None if n/a)."""
         attrs = {"messaging.destination.name": msg.subject}
@@ -488,6 +489,8 @@ class WorkerRuntime:
                 error_message=outcome.message,
                 origin="worker",
                 trace_id=trace_id,
+                exc=exc,
+                final=self._is_last_delivery(msg),
             )
         except Exception as exc:
             # Not stored: do not term. Nak so it is retried; once deliveries run out the

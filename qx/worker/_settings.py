@@ -51,6 +51,8 @@ class WorkerSettings(BaseSettings):
     provision: bool = True
     validate_payloads: bool = True
     dlq_stream: str = "QX_DLQ"
+    # Replicas of the DLQ and advisory streams; unset = the source stream's replica count.
+    dlq_replicas: int | None = Field(default=None, ge=1, le=5)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

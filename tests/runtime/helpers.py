@@ -10,6 +10,7 @@ from nats.aio.client import Client
 
 from qx.dlq import DlqRecord, parse_record
 from qx.events import IntegrationEvent, NatsPublisher, event_meta
+from qx.events._stored import get_stored
 
 
 async def publish(nc: Client, prefix: str, event: IntegrationEvent, **kwargs: str) -> str:
@@ -29,7 +30,10 @@ async def dlq_records(nc: Client, dlq_stream: str) -> list[DlqRecord]:
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         if info.state.messages == 0:
             break
-        raw = await js.get_msg(dlq_stream, seq)
+        try:
+            raw = await get_stored(nc, dlq_stream, seq)
+        except nats.js.errors.NotFoundError:
+            continue  # replayed or purged
         records.append(parse_record(seq, raw.headers, raw.data))
     return records
 

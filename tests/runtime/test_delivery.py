@@ -193,7 +193,8 @@ async def test_dlq_unavailable_on_final_attempt_message_is_recovered_via_advisor
                 dlq_gone.set()
             return Result.failure("still broken")
 
-    worker = make_worker([Broken])
+    # No patience: the worker gives up on the write at once and leaves it to the advisory path.
+    worker = make_worker([Broken], consumer_overrides={"dlq_write_patience": 0})
     async with WorkerHarness(worker) as h:
         await publish(nc, names.prefix, OrderPlaced(order_id="o-keep", total=3))
         await h.wait_for(lambda s: any(x.dead_letter_written is False for x in s))

@@ -14,8 +14,10 @@ from qx.events import IntegrationEvent, encode_cloudevent, parse_envelope
 from qx.events._headers import decode_value, encode_value
 from qx.exceptions import (
     InvalidJsonError,
+    InvalidPercentEncodingError,
     MissingEnvelopeFieldError,
     PoisonMessageError,
+    UnsupportedSpecVersionError,
 )
 
 
@@ -124,7 +126,11 @@ def test_qx_envelope_with_headers_and_body() -> None:
         (CE, b"\xff\xfe", InvalidJsonError),
         ({**CE, "ce-id": ""}, b"{}", MissingEnvelopeFieldError),
         ({k: v for k, v in CE.items() if k != "ce-source"}, b"{}", MissingEnvelopeFieldError),
-        ({**CE, "ce-specversion": "0.3"}, b"{}", MissingEnvelopeFieldError),
+        ({**CE, "ce-specversion": "0.3"}, b"{}", UnsupportedSpecVersionError),
+        ({**CE, "ce-id": "p-%zz-%E0%A4"}, b"{}", InvalidPercentEncodingError),
+        ({**CE, "ce-id": "p-%E0%A4"}, b"{}", InvalidPercentEncodingError),
+        ({**CE, "ce-type": "orders%2"}, b"{}", InvalidPercentEncodingError),
+        ({**CE, "ce-tenantid": "100%"}, b"{}", InvalidPercentEncodingError),
         ({}, b'{"hello": 1}', MissingEnvelopeFieldError),
         ({"qx.event_name": "a"}, b'{"payload": {}}', MissingEnvelopeFieldError),
         ({"qx.event_name": "a", "qx.event_id": "1"}, b"{}", MissingEnvelopeFieldError),
