@@ -722,6 +722,17 @@ class Checker:
                         f"still pass",
                         undecided=True,
                     )
+            if pa and not self.clean(add_a, sb):
+                # Names matching the new pattern may all match old patterns too: regex
+                # inclusion is not decided here.
+                self.emit(
+                    "PATTERN_UNDECIDED",
+                    where,
+                    self.old_new(sorted(pa), pattern),
+                    f"cannot decide which old properties match {pattern!r}",
+                    undecided=True,
+                )
+                continue
             self._additional(add_a, sb, where, _join(inst, f"/{pattern}/"), pattern=True)
         for q, sq in sorted(pa.items()):
             if q in pb:
@@ -773,6 +784,8 @@ class Checker:
     ) -> None:
         ba = _bound(a, words, lower=lower, ints=ints)
         bb = _bound(b, words, lower=lower, ints=ints)
+        if what and lower and ba is None:  # a length or count is never below 0
+            ba = _Bound(Fraction(0), False, words[0], 0)
         if bb is None:
             return
         if ba is not None:
@@ -1023,7 +1036,8 @@ def _parent(inst: str) -> str:
 
 def _or(types: list[str]) -> str:
     if len(types) > 3:
-        return "other than " + " or ".join(sorted(ALL_TYPES - set(types) - {"integer"}))
+        rest = sorted(ALL_TYPES - set(types))
+        return "other than " + " or ".join(rest) if rest else "any"
     return " or ".join(types)
 
 
