@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest demo bench generate check-generated compat-check clean
+.PHONY: setup test lint typecheck pytest demo bench generate check-generated compat-check check-asyncapi clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,7 +31,7 @@ generate: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 -q
 
-test: lint typecheck check-generated compat-check pytest
+test: lint typecheck check-generated compat-check check-asyncapi pytest
 
 demo: $(STAMP)
 	$(BIN)/python -m qxgen.demo
@@ -54,3 +54,7 @@ compat-check: $(STAMP)
 	else \
 		echo "compat-check: skipped: no previous commit here (shallow clone? git fetch --deepen=1)"; \
 	fi
+
+# The example's AsyncAPI document must match what `qxgen asyncapi` produces today.
+check-asyncapi: $(STAMP)
+	cd examples/shop_service && ../../$(BIN)/qxgen asyncapi --check

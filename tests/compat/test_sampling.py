@@ -164,11 +164,9 @@ def _typed(schema: dict[str, Any], t: str) -> st.SearchStrategy[Any]:
     if t == "number":
         return st.integers(low, high) | st.sampled_from([low + 0.5, high - 0.5, 0.25])
     if t == "string":
-        return st.text(
-            "ab",
-            min_size=max(0, schema.get("minLength", 0) - 1),
-            max_size=schema.get("maxLength", 3) + 1,
-        )
+        shortest = max(0, schema.get("minLength", 0) - 1)
+        longest = max(shortest, schema.get("maxLength", 3) + 1)
+        return st.text("ab", min_size=shortest, max_size=longest)
     if t == "null":
         return st.none()
     if t == "boolean":
