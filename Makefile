@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest demo bench generate check-generated clean
+.PHONY: setup test lint typecheck pytest demo bench generate check-generated compat-check check-asyncapi clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,7 +31,7 @@ generate: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 -q
 
-test: lint typecheck check-generated pytest
+test: lint typecheck check-generated compat-check check-asyncapi pytest
 
 demo: $(STAMP)
 	$(BIN)/python -m qxgen.demo
@@ -44,3 +44,17 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .qx .pytest_cache .mypy_cache .ruff_cache
+
+# Schema evolution: the example's event schemas stay backward compatible with the previous
+# commit (like `buf breaking`). A clone without that commit (shallow, or the first commit)
+# is told so and skipped; a real breaking change fails.
+compat-check: $(STAMP)
+	@if git rev-parse -q --verify 'HEAD~1^{commit}' >/dev/null 2>&1; then \
+		cd examples/shop_service && ../../$(BIN)/qxgen compat --against HEAD~1; \
+	else \
+		echo "compat-check: skipped: no previous commit here (shallow clone? git fetch --deepen=1)"; \
+	fi
+
+# The example's AsyncAPI document must match what `qxgen asyncapi` produces today.
+check-asyncapi: $(STAMP)
+	cd examples/shop_service && ../../$(BIN)/qxgen asyncapi --check

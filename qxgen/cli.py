@@ -9,6 +9,8 @@ from __future__ import annotations
 import click
 
 from qxgen._version import VERSION
+from qxgen.commands.asyncapi import asyncapi
+from qxgen.commands.compat import compat
 from qxgen.commands.demo import demo
 from qxgen.commands.dev import dev
 from qxgen.commands.generate import generate
@@ -28,6 +30,8 @@ cli.add_command(init)
 cli.add_command(publish)
 cli.add_command(dev)
 cli.add_command(demo)
+cli.add_command(compat)  # schema evolution: breaking-change check
+cli.add_command(asyncapi)  # AsyncAPI 3.0 document of the service
 register_ops_commands(cli)  # dlq list/show/replay/purge
 
 

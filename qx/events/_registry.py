@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import referencing
+from opentelemetry import trace
 from pydantic import ValidationError
 
 from qx.events._base import EventMeta, IntegrationEvent, event_meta
 from qx.events._validation import PayloadValidator, compile_validator
 from qx.exceptions import ConfigurationError, SchemaViolationError, UnknownEventTypeError
+
+log = logging.getLogger("qx.events")
+
+S = TypeVar("S", bound=IntegrationEvent)
+T = TypeVar("T", bound=IntegrationEvent)
+
+# Span attributes of an upcast message (the consumer span is the current span in build()).
+UPCAST_FROM = "qx.event.upcast_from_version"
+UPCAST_TO = "qx.event.upcast_to_version"
+
+
+@dataclass(frozen=True, slots=True)
+class _Upcaster:
+    target: type[IntegrationEvent]
+    version: int
+    upcast: Callable[[Any], IntegrationEvent]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +56,32 @@ class EventRegistry:
         self._resources = schema_resources
         self._by_key: dict[tuple[str, int], RegisteredEvent] = {}
         self._versions: dict[str, list[int]] = {}
+        self._upcasters: dict[tuple[str, int], _Upcaster] = {}
+
+    def register_upcaster(self, source: type[S], target: type[T], upcast: Callable[[S], T]) -> None:
+        """Turn every ``source`` message into a ``target`` event before dispatch, so the
+        handler of the newer version also receives the older messages. The payload is still
+        validated against the older schema first; chains (v1 -> v2 -> v3) compose."""
+        src, dst = event_meta(source), event_meta(target)
+        if src.type != dst.type or dst.version <= src.version:
+            raise ConfigurationError(
+                f"an upcaster goes from an older to a newer version of one event type, not "
+                f"{src.type} v{src.version} -> {dst.type} v{dst.version}"
+            )
+        for cls in (source, target):
+            if self.by_class(cls).cls is not cls:
+                raise ConfigurationError(f"{cls.__qualname__} is not the registered class")
+        key = (src.type, src.version)
+        if key in self._upcasters:
+            raise ConfigurationError(f"{src.type} v{src.version} already has an upcaster")
+        self._upcasters[key] = _Upcaster(target, dst.version, upcast)
+        log.info(
+            "%s v%d messages are upcast to v%d (%s)",
+            src.type,
+            src.version,
+            dst.version,
+            getattr(upcast, "__qualname__", repr(upcast)),
+        )
 
     def register(
         self, cls: type[IntegrationEvent], *, schema: Mapping[str, Any] | None = None
@@ -112,7 +156,7 @@ class EventRegistry:
         if entry.validator is not None:
             entry.validator(data)
         try:
-            return entry.cls.model_validate(data)
+            event = entry.cls.model_validate(data)
         except ValidationError as exc:
             errors = [
                 "/" + "/".join(str(p) for p in err["loc"]) + ": " + err["msg"]
@@ -122,3 +166,24 @@ class EventRegistry:
                 f"payload does not match {entry.cls.__qualname__}: " + "; ".join(errors[:5]),
                 errors,
             ) from None
+        if self._upcasters:
+            return self._upcast(event, entry.meta.type, entry.meta.version)
+        return event
+
+    def _upcast(self, event: IntegrationEvent, event_type: str, version: int) -> IntegrationEvent:
+        first = version
+        while (step := self._upcasters.get((event_type, version))) is not None:
+            result = step.upcast(event)
+            if not isinstance(result, step.target):
+                raise TypeError(
+                    f"the upcaster {event_type} v{version} -> v{step.version} returned "
+                    f"{type(result).__qualname__}, not {step.target.__qualname__}"
+                )
+            event, version = result, step.version
+        if version != first:
+            span = trace.get_current_span()
+            if span.is_recording():
+                span.set_attribute(UPCAST_FROM, first)
+                span.set_attribute(UPCAST_TO, version)
+            log.info("upcast %s v%d -> v%d", event_type, first, version)
+        return event

@@ -8,6 +8,7 @@ import click
 from rich.markup import escape
 
 from qxgen.commands._console import EXIT_STALE, console, err_console, reported_errors
+from qxgen.compat import check_generate
 from qxgen.config import find_project_dir, load_config
 from qxgen.generator import plan
 from qxgen.output import check, write
@@ -44,6 +45,11 @@ _ORPHANED = (
 @click.option(
     "--allow-external-refs", is_flag=True, help="Follow $refs leaving the schemas directory."
 )
+@click.option(
+    "--allow-breaking",
+    is_flag=True,
+    help="Overwrite a committed event schema even if old messages would no longer pass.",
+)
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 with a diff if output is stale.")
 def generate(
     schemas: Path | None,
@@ -56,6 +62,7 @@ def generate(
     templates: Path | None,
     allow_remote_refs: bool,
     allow_external_refs: bool,
+    allow_breaking: bool,
     check_only: bool,
 ) -> None:
     """Generate events, registry, worker and handler stubs from SCHEMAS."""
@@ -98,6 +105,8 @@ def generate(
                 err_console.print(f"orphaned: {escape(prefix + path)} {_ORPHANED}")
             err_console.print("generated code is out of date: run `qxgen generate`")
             raise click.exceptions.Exit(EXIT_STALE)
+        if not allow_breaking:
+            check_generate(result, config.out)  # qxgen compat: committed versions stay readable
         report = write(result, config.out)
         for label, paths in (
             ("wrote", report.wrote),
