@@ -81,12 +81,11 @@ async def test_add_works_on_a_plain_connection(outbox: Outbox) -> None:
 
 
 async def test_trace_context_of_the_write_is_stored(outbox: Outbox) -> None:
-    from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
 
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(TracerProvider())
-    with trace.get_tracer("test").start_as_current_span("request") as span:
+    # A provider of the test's own: the global one is set once per process, by tests/runtime.
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("request") as span:
         async with outbox.transaction() as tx:
             await tx.publish(OrderCreated(order_id="o1"))
     (row,) = await _rows(outbox)
