@@ -14,6 +14,7 @@ from qxgen.commands.dev import dev
 from qxgen.commands.generate import generate
 from qxgen.commands.init import init
 from qxgen.commands.publish import publish
+from qxgen.commands.relay import relay
 from qxgen.ops_commands import register as register_ops_commands
 
 
@@ -28,6 +29,7 @@ cli.add_command(init)
 cli.add_command(publish)
 cli.add_command(dev)
 cli.add_command(demo)
+cli.add_command(relay)  # transactional outbox relay (qx.outbox)
 register_ops_commands(cli)  # dlq list/show/replay/purge
 
 

@@ -7,8 +7,19 @@
 Needs the ``outbox`` extra: ``pip install 'qx-nats[outbox]'``.
 """
 
+import importlib.util
+
+from qx.exceptions import MissingDependencyError
+
+if importlib.util.find_spec("sqlalchemy") is None or importlib.util.find_spec("aiosqlite") is None:
+    raise MissingDependencyError(
+        "qx.outbox needs the outbox extra: pip install 'qx-nats[outbox]' (SQLAlchemy, aiosqlite, "
+        "asyncpg)"
+    )
+
 from qx.outbox._database import async_url, create_engine
 from qx.outbox._inbox import UsesOutbox, idempotent
+from qx.outbox._main import relay_main, run_relay
 from qx.outbox._migrate import migrate, migrations, schema_sql
 from qx.outbox._outbox import Outbox, Transaction
 from qx.outbox._relay import CHANNEL, Relay, RelayStats
@@ -27,5 +38,7 @@ __all__ = [
     "idempotent",
     "migrate",
     "migrations",
+    "relay_main",
+    "run_relay",
     "schema_sql",
 ]

@@ -1,5 +1,5 @@
--- qx.outbox schema 1 (PostgreSQL). Applied by `qxgen relay --migrate` / qx.outbox.migrate(), or
--- run it with your own migration tool (psql -f works: it is plain SQL).
+-- qx.outbox schema 1 (PostgreSQL). Applied by the relay at start, `qxgen relay --migrate-only`
+-- or qx.outbox.migrate(); or run it with your own migration tool (psql -f works).
 
 -- Events waiting to be published, then kept as sent until the retention period ends.
 -- Writers of one aggregate key serialise on an advisory lock (qx.outbox takes it), so `id`

@@ -1,5 +1,6 @@
--- qx.outbox schema 1 (SQLite). Applied by `qxgen relay --migrate` / qx.outbox.migrate(), or
--- run it with your own migration tool. Times are UTC "YYYY-MM-DD HH:MM:SS.ffffff" text.
+-- qx.outbox schema 1 (SQLite). Applied by the relay at start, `qxgen relay --migrate-only`
+-- or qx.outbox.migrate(); or run it with your own migration tool.
+-- Times are UTC "YYYY-MM-DD HH:MM:SS.ffffff" text.
 
 -- Events waiting to be published, then kept as sent until the retention period ends.
 -- `id` order is commit order: SQLite writers are serialised (qx opens BEGIN IMMEDIATE).
