@@ -36,6 +36,11 @@ test: lint typecheck check-generated compat-check check-asyncapi pytest
 demo: $(STAMP)
 	$(BIN)/python -m qxgen.demo
 
+# One HTTP request -> outbox -> relay -> worker, printed as a span tree (qx.outbox).
+.PHONY: demo-trace
+demo-trace: $(STAMP)
+	$(BIN)/python -m qxgen.demo_trace
+
 # Benchmarks print numbers; they assert nothing and are not part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python bench/runtime_vs_plain.py

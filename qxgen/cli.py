@@ -16,6 +16,7 @@ from qxgen.commands.dev import dev
 from qxgen.commands.generate import generate
 from qxgen.commands.init import init
 from qxgen.commands.publish import publish
+from qxgen.commands.relay import relay
 from qxgen.ops_commands import register as register_ops_commands
 
 
@@ -32,6 +33,7 @@ cli.add_command(dev)
 cli.add_command(demo)
 cli.add_command(compat)  # schema evolution: breaking-change check
 cli.add_command(asyncapi)  # AsyncAPI 3.0 document of the service
+cli.add_command(relay)  # transactional outbox relay (qx.outbox)
 register_ops_commands(cli)  # dlq list/show/replay/purge
 
 

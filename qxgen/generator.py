@@ -120,6 +120,7 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
         OutputFile(str(integration / "events.py"), render_events(bundle, events, header)),
         OutputFile(str(integration / "registry.py"), _py(env, "registry.py.jinja", context)),
         OutputFile(str(package_rel / "worker.py"), _py(env, "worker.py.jinja", context)),
+        OutputFile(str(package_rel / "relay.py"), _py(env, "relay.py.jinja", context)),
     ]
     step("compiling each event schema with the runtime's validator")
     for spec, view in zip(specs, views, strict=True):

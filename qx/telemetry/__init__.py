@@ -1,10 +1,12 @@
 """Tracing and metrics glue; the worker and publisher call these, never the OTel API directly."""
 
+from qx.telemetry import _attributes as attributes  # semantic-convention names, shared
 from qx.telemetry._consume import annotate_envelope, consumer_span, current_trace_id, mark_failed
 from qx.telemetry._produce import inject_trace_headers, producer_span
 
 __all__ = [
     "annotate_envelope",
+    "attributes",
     "consumer_span",
     "current_trace_id",
     "inject_trace_headers",

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind
 
 from qx.telemetry import _attributes as a
@@ -15,10 +16,18 @@ _tracer = trace.get_tracer("qx.publisher")
 
 @contextmanager
 def producer_span(
-    subject: str, *, event_id: str, event_type: str, correlation_id: str
+    subject: str,
+    *,
+    event_id: str,
+    event_type: str,
+    correlation_id: str,
+    parent: Context | None = None,
 ) -> Iterator[Span]:
+    """``parent``: a context extracted from elsewhere (the outbox relay passes the trace stored
+    with the row), instead of the current one."""
     with _tracer.start_as_current_span(
         f"send {subject}",
+        context=parent,
         kind=SpanKind.PRODUCER,
         attributes={
             a.MESSAGING_SYSTEM: a.SYSTEM_NATS,
