@@ -177,8 +177,9 @@ def read_event_specs(
 ) -> list[EventSpec]:
     """The events among ``files``: marked by ``x-qx-event`` or declared in the config.
 
-    A file declared twice, or both marked and declared, is an error (which one wins would be
-    a guess); so is a declaration matching no file (a typo would silently drop an event).
+    A file takes the first declaration it matches (``false`` ones exclude it). A file both
+    marked and declared is an error (which one wins would be a guess); so is a declaration
+    matching no file (a typo would silently drop an event).
     """
     matched: dict[str, EventDeclaration] = {}
     for declaration in declarations:
@@ -191,19 +192,20 @@ def read_event_specs(
                 "(paths are relative to the schemas directory)",
             )
         for file in hits:
-            other = matched.get(file.rel)
-            if other is not None:
-                raise SchemaError(
-                    file.display,
-                    "",
-                    f"declared as an event by both {other.pattern!r} and "
-                    f"{declaration.pattern!r} in [tool.qxgen.events]; keep one",
-                )
-            matched[file.rel] = declaration
+            matched.setdefault(file.rel, declaration)
     specs: list[EventSpec] = []
     for file in files:
         declared = matched.get(file.rel)
         marked = isinstance(file.contents, dict) and EVENT_KEY in file.contents
+        if declared is not None and declared.excludes:
+            if marked:
+                raise SchemaError(
+                    file.display,
+                    f"/{EVENT_KEY}",
+                    f"marked as an event but excluded by {declared.pattern!r} = false in "
+                    "[tool.qxgen.events]; keep one",
+                )
+            continue
         if declared is not None and marked:
             raise SchemaError(
                 file.display,

@@ -16,8 +16,9 @@ ref_root = "schemas"           # optional: where root-relative $refs resolve (de
 # Events of a vendored collection, declared here so its files stay byte-identical
 # (instead of an "x-qx-event" marker). Keys are paths or globs relative to `schemas`
 # (`*` also crosses "/"); {stem} is the file name without suffixes, {dir} its folder
-# with "/" as ".".
+# with "/" as ".". A file takes the first entry it matches; `false` means "not an event".
 [tool.qxgen.events]
+"check_run/common/*" = false
 "check_run/*.schema.json" = { type = "github.{dir}.{stem}", version = 1 }
 "orders/placed.json" = { type = "orders.order.placed", version = 2, subject = "orders.placed" }
 
@@ -86,6 +87,11 @@ class EventDeclaration:
     version: int
     subject: str | None = None
     stream: str | None = None
+
+    @property
+    def excludes(self) -> bool:
+        """``"common/*" = false``: matching files are shared definitions, not events."""
+        return self.version == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,8 +215,11 @@ def _event_declarations(table: Any, pyproject: Path) -> tuple[EventDeclaration, 
     out: list[EventDeclaration] = []
     for pattern, entry in table.items():
         at = f"{where}.{pattern!r}"
+        if entry is False:
+            out.append(EventDeclaration(str(pattern), "", 0))
+            continue
         if not isinstance(entry, dict):
-            raise ConfigError(f"{at} must be a table {{type, version, subject?, stream?}}")
+            raise ConfigError(f"{at} must be a table {{type, version, subject?, stream?}} or false")
         unknown = sorted(set(entry) - _EVENT_DECLARATION_KEYS)
         if unknown:
             raise ConfigError(f"{at}: unknown key(s): {', '.join(unknown)}")
