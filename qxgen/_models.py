@@ -227,6 +227,7 @@ def _present(node: Any) -> Any:
       what applicators evaluated) are dropped too;
     * ``additionalProperties: false`` next to ``allOf``/``anyOf``/``oneOf`` is dropped;
     * an enum of more than ``ENUM_LIMIT`` values is typed by its base type;
+    * ``number`` is ``int | float`` (an integer too big for a float is still a number);
     * an object that allows unknown properties keeps them (``extra="allow"``), so
       ``to_json_data()`` gives back what was validated.
     """
@@ -238,6 +239,14 @@ def _present(node: Any) -> Any:
         node = {k: v for k, v in node.items() if k != "additionalProperties"}
     if isinstance(node.get("enum"), list) and len(node["enum"]) > ENUM_LIMIT:
         node = {k: v for k, v in node.items() if k != "enum"}
+    kind = node.get("type")
+    if kind == "number" or (isinstance(kind, list) and "number" in kind and "integer" not in kind):
+        # pydantic's float rejects integers beyond float range (10**400 is a JSON number).
+        kinds = kind if isinstance(kind, list) else [kind]
+        node = {
+            **node,
+            "type": [k for t in kinds for k in (["integer", t] if t == "number" else [t])],
+        }
     if "properties" in node and "additionalProperties" not in node and "type" in node:
         # Unknown properties are allowed: keep them, so the payload round-trips.
         node = {**node, "additionalProperties": True}

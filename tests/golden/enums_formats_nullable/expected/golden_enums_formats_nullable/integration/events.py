@@ -55,6 +55,6 @@ class ItemUpdatedV1(IntegrationEvent):
     nickname: Annotated[str | None, Field(max_length=20)] = None
     discontinued_at: str | None = None
     price_cents: Annotated[int | None, Field(ge=0, lt=100000000)] = None
-    rating: Annotated[float | None, Field(ge=0.0, le=5.0)] = None
+    rating: Annotated[int | float | None, Field(ge=0.0, le=5.0)] = None
     featured: bool = False
     attributes: dict[str, str] | None = None

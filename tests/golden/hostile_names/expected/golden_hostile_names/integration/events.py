@@ -275,7 +275,7 @@ class HostileWeirdNameEventV1(IntegrationEvent):
     other: Class | None = None
     str_: Annotated_aliased[str | None, Field_aliased(alias="str")] = None
     int_: Annotated_aliased[int | None, Field_aliased(alias="int")] = None
-    float_: Annotated_aliased[float | None, Field_aliased(alias="float")] = None
+    float_: Annotated_aliased[int | float | None, Field_aliased(alias="float")] = None
     bool_: Annotated_aliased[bool | None, Field_aliased(alias="bool")] = None
     dict_: Annotated_aliased[dict[str, Any_aliased] | None, Field_aliased(alias="dict")] = None
     date: str | None = None

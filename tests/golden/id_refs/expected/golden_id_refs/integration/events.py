@@ -33,8 +33,8 @@ class Point(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
-    lat: Annotated[float, Field(ge=-90.0, le=90.0)]
-    lon: Annotated[float, Field(ge=-180.0, le=180.0)]
+    lat: Annotated[int | float, Field(ge=-90.0, le=90.0)]
+    lon: Annotated[int | float, Field(ge=-180.0, le=180.0)]
 
 
 class CustomerMergedV1(IntegrationEvent):
