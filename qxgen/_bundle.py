@@ -8,8 +8,14 @@ every ``$ref`` is rewritten to ``#/$defs/<Name>``; that gives both
   reaches), which the runtime validates raw payloads against, and
 * one document for datamodel-code-generator in which shared definitions are their own models.
 
-draft-07 sources are normalised to 2020-12 on the way (``items`` arrays, ``dependencies``,
-``$ref`` siblings).
+Older drafts are normalised to 2020-12 on the way, with each draft's keyword semantics:
+draft-04 boolean ``exclusiveMinimum``/``exclusiveMaximum`` and ``id``; draft-04/06/07
+``$ref`` siblings (ignored) and ``dependencies``; draft-04 to 2019-09 ``items`` arrays.
+
+Relative refs resolve against the referring file (or its ``$id``); when that finds no file,
+against the ref root (the schemas directory unless configured), as third-party collections
+often write ``"common/user.json"`` meaning the collection's root. When both places hold a
+file the ref is ambiguous and refused; when neither does, the error names both paths.
 """
 
 from __future__ import annotations
@@ -27,7 +33,15 @@ import referencing.exceptions
 import referencing.jsonschema
 from jsonschema_specifications import REGISTRY as _SPECIFICATIONS  # type: ignore[import-untyped]
 
-from qxgen._loader import DRAFT_2020_12, SchemaFile, dialect_of, load_schema_file, parse_document
+from qxgen._loader import (
+    DRAFT_04,
+    DRAFT_2019_09,
+    DRAFT_2020_12,
+    SchemaFile,
+    dialect_of,
+    load_schema_file,
+    parse_document,
+)
 from qxgen._naming import pascal_case
 from qxgen.errors import RefError, SchemaError
 
@@ -68,7 +82,11 @@ _DROP = frozenset(
         "$comment",
     }
 )
-_LEGACY_DRAFTS = ("draft-07", "draft-06", "draft-04")
+# Drafts where $ref siblings are ignored / where an `items` array means a tuple.
+_SIBLINGS_IGNORED = ("draft-07", "draft-06", "draft-04")
+# Keywords applying to the instance itself (not to a property or item of it): a $ref cycle
+# through these alone never consumes structure, so validation would recurse forever.
+_IN_PLACE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas")
 _METASCHEMAS: dict[str, Any] = {
     uri.rstrip("#"): _SPECIFICATIONS.contents(uri) for uri in _SPECIFICATIONS
 }
@@ -127,8 +145,10 @@ class Bundler:
         *,
         allow_remote: bool = False,
         allow_outside: bool = False,
+        ref_root: Path | None = None,
     ) -> None:
         self._root = root.resolve()
+        self._ref_root = (ref_root or root).resolve()
         self._display_root = display_root
         self._allow_remote = allow_remote
         self._allow_outside = allow_outside
@@ -162,16 +182,52 @@ class Bundler:
                 self._build(target)
             pending = [t for t in self._targets.values() if t.body is None]
         ordered = sorted(self._targets.values(), key=lambda t: t.name)
+        self._refuse_structureless_cycles(ordered)
         return Bundle(
             definitions={t.name: t.body for t in ordered},
             deps={t.name: sorted(set(t.deps)) for t in ordered},
         )
 
+    def _refuse_structureless_cycles(self, targets: list[_Target]) -> None:
+        """``a.json`` -> ``b.json`` -> ``a.json`` with no property or item in between accepts
+        no finite value: the runtime would dead-letter every payload. Refuse it here."""
+        by_name = {t.name: t for t in targets}
+        edges = {t.name: sorted(_in_place_refs(t.body)) for t in targets}
+        state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+        def visit(name: str, path: list[str]) -> None:
+            state[name] = 1
+            for dep in edges.get(name, []):
+                if state.get(dep) == 1:
+                    cycle = [*path[path.index(dep) :], dep] if dep in path else [name, dep]
+                    where = " -> ".join(
+                        f"{by_name[n].file.display}#{by_name[n].pointer}" for n in cycle
+                    )
+                    first = by_name[cycle[0]]
+                    raise RefError(
+                        first.file.display,
+                        first.pointer,
+                        f"$ref cycle without structure: {where}; no value can ever match it "
+                        "(each schema only refers to the next). Put the recursion under a "
+                        "property or array item, or remove one $ref",
+                    )
+                if state.get(dep) is None:
+                    visit(dep, [*path, dep])
+            state[name] = 2
+
+        for target in targets:
+            if state.get(target.name) is None:
+                visit(target.name, [target.name])
+
     # -- resolution ---------------------------------------------------------------------------
 
-    def _resource(self, contents: Any) -> referencing.Resource[Any]:
+    def _resource(self, contents: Any, dialect: str | None = None) -> referencing.Resource[Any]:
+        """``contents`` as a resource of its own ``$schema``, else of ``dialect`` (the draft of
+        the enclosing file: a nested draft-04 schema names itself with ``id``)."""
+        own = isinstance(contents, dict) and isinstance(contents.get("$schema"), str)
         spec = referencing.jsonschema.specification_with(
-            dialect_of(contents), default=referencing.jsonschema.DRAFT202012
+            dialect_of(contents) if own or dialect is None else dialect,
+            default=referencing.jsonschema.DRAFT202012,
         )
         return spec.create_resource(contents)
 
@@ -243,21 +299,65 @@ class Bundler:
     def _lookup(
         self, ref: str, resolver: referencing._core.Resolver[Any], file: SchemaFile, at: str
     ) -> referencing._core.Resolved[Any]:
+        rooted = self._root_relative(ref)
         try:
-            return resolver.lookup(ref)
-        except _Refused as exc:
-            raise RefError(file.display, at, f"$ref {ref!r}: {exc}") from None
-        except referencing.exceptions.Unresolvable as first:
-            # Fall back to resolving relative to the file itself (the $id may not mirror it).
+            found = resolver.lookup(ref)
+        except (_Refused, referencing.exceptions.Unresolvable) as first:
+            # Relative to the file itself (the $id may not mirror its place), then to the root.
             if urlsplit(ref).scheme == "":
                 try:
                     return self._registry.resolver(base_uri=file.uri).lookup(ref)
                 except (referencing.exceptions.Unresolvable, _Refused):
                     pass
-            refused = _refusal(first)
+                if rooted is not None:
+                    try:
+                        return self._registry.resolver(base_uri=rooted.uri).lookup(
+                            "#" + urldefrag(ref).fragment
+                        )
+                    except (referencing.exceptions.Unresolvable, _Refused):
+                        pass
+            refused = first if isinstance(first, _Refused) else _refusal(first)
             if refused is not None:
-                raise RefError(file.display, at, f"$ref {ref!r}: {refused}") from None
+                tried = (
+                    f" (nor relative to the ref root: no {self._display(self._root_path(ref))})"
+                    if self._root_path(ref) is not None and "no such schema file" in str(refused)
+                    else ""
+                )
+                raise RefError(file.display, at, f"$ref {ref!r}: {refused}{tried}") from None
             raise RefError(file.display, at, f"$ref {ref!r} cannot be resolved") from None
+        if rooted is not None:
+            landed = self._index.get(id(found.contents))
+            if landed is not None and landed[0].path.resolve() != rooted.path.resolve():
+                raise RefError(
+                    file.display,
+                    at,
+                    f"$ref {ref!r} is ambiguous: it names {landed[0].display} relative to the "
+                    f"referring file and {rooted.display} relative to the ref root; write the "
+                    "ref so that only one matches (e.g. '../' segments or an absolute $id)",
+                )
+        return found
+
+    def _root_path(self, ref: str) -> Path | None:
+        """Where a relative ref points when read against the ref root."""
+        path = urldefrag(ref).url
+        if not path or urlsplit(ref).scheme or path.startswith("/"):
+            return None
+        return (self._ref_root / unquote(path)).resolve()
+
+    def _root_relative(self, ref: str) -> SchemaFile | None:
+        candidate = self._root_path(ref)
+        if candidate is None or not candidate.is_file():
+            return None
+        if not candidate.is_relative_to(self._root) and not self._allow_outside:
+            return None
+        return self._load_extra(candidate)
+
+    def _display(self, path: Path | None) -> str:
+        if path is None:
+            return ""
+        if path.is_relative_to(self._root):
+            return f"{self._display_root}/{path.relative_to(self._root).as_posix()}"
+        return str(path)
 
     def _target_for(
         self, resolved: referencing._core.Resolved[Any], ref: str, file: SchemaFile, at: str
@@ -308,13 +408,15 @@ class Bundler:
         resolver = self._resolvers.pop(id(contents), None)
         if resolver is None:  # an event root: start at the file, then enter its $id
             resolver = self._registry.resolver(base_uri=target.file.uri)
-            if isinstance(contents, dict) and "$id" in contents:
-                resolver = resolver.in_subresource(self._resource(contents))
-        legacy = any(draft in dialect_of(target.file.contents) for draft in _LEGACY_DRAFTS)
+            if isinstance(contents, dict) and ("$id" in contents or "id" in contents):
+                resolver = resolver.in_subresource(
+                    self._resource(contents, dialect_of(target.file.contents))
+                )
+        dialect = dialect_of(target.file.contents)
         deps: list[str] = []
         target.body = {}  # marks it as in progress (a recursive ref finds the name already)
         target.body = self._rewrite(
-            contents, resolver, target.file, target.pointer, legacy, deps, entered=True
+            contents, resolver, target.file, target.pointer, dialect, deps, entered=True
         )
         target.deps = deps
 
@@ -324,15 +426,18 @@ class Bundler:
         resolver: referencing._core.Resolver[Any],
         file: SchemaFile,
         at: str,
-        legacy: bool,
+        dialect: str,
         deps: list[str],
         *,
         entered: bool = False,
     ) -> Any:
         if not isinstance(node, dict):
             return node
-        if "$id" in node and not entered:
-            resolver = resolver.in_subresource(self._resource(node))
+        draft4 = dialect == DRAFT_04
+        legacy = any(d in dialect for d in _SIBLINGS_IGNORED)
+        id_key = "id" if draft4 else "$id"
+        if isinstance(node.get(id_key), str) and not entered:
+            resolver = resolver.in_subresource(self._resource(node, dialect))
         out: dict[str, Any] = {}
         ref_key = next((k for k in ("$ref", "$dynamicRef", "$recursiveRef") if k in node), None)
         if ref_key is not None:
@@ -349,7 +454,9 @@ class Bundler:
                 out["$ref"] = target
             if legacy:
                 return out  # draft-07 ignores the siblings of $ref
-        if legacy and isinstance(node.get("items"), list):
+        if draft4:
+            node = _draft4_bounds(node)
+        if (legacy or dialect == DRAFT_2019_09) and isinstance(node.get("items"), list):
             node = dict(node)
             node["prefixItems"] = node.pop("items")
             if "additionalItems" in node:
@@ -359,31 +466,33 @@ class Bundler:
         for key, value in node.items():
             if key in _DROP or key in ("$ref", "$dynamicRef", "$recursiveRef"):
                 continue
+            if draft4 and key == "id" and isinstance(value, str):
+                continue
             here = f"{at}/{_escape(key)}"
             if key in SCHEMA_KEYWORDS:
-                out[key] = self._rewrite(value, resolver, file, here, legacy, deps)
+                out[key] = self._rewrite(value, resolver, file, here, dialect, deps)
             elif key == "allOf" and isinstance(value, list) and "allOf" in out:
                 out[key] = [
                     *out[key],
                     *(
-                        self._rewrite(v, resolver, file, f"{here}/{i}", legacy, deps)
+                        self._rewrite(v, resolver, file, f"{here}/{i}", dialect, deps)
                         for i, v in enumerate(value)
                     ),
                 ]
             elif key in SCHEMA_LIST_KEYWORDS and isinstance(value, list):
                 out[key] = [
-                    self._rewrite(v, resolver, file, f"{here}/{i}", legacy, deps)
+                    self._rewrite(v, resolver, file, f"{here}/{i}", dialect, deps)
                     for i, v in enumerate(value)
                 ]
             elif key in SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
                 out[key] = {
-                    k: self._rewrite(v, resolver, file, f"{here}/{_escape(k)}", legacy, deps)
+                    k: self._rewrite(v, resolver, file, f"{here}/{_escape(k)}", dialect, deps)
                     for k, v in value.items()
                 }
             elif key == "dependencies" and isinstance(value, dict):
                 required = {k: v for k, v in value.items() if isinstance(v, list)}
                 schemas = {
-                    k: self._rewrite(v, resolver, file, f"{here}/{_escape(k)}", legacy, deps)
+                    k: self._rewrite(v, resolver, file, f"{here}/{_escape(k)}", dialect, deps)
                     for k, v in value.items()
                     if not isinstance(v, list)
                 }
@@ -440,6 +549,43 @@ def _refusal(error: BaseException) -> _Refused | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _draft4_bounds(node: dict[str, Any]) -> dict[str, Any]:
+    """draft-04 ``"exclusiveMinimum": true`` modifies ``minimum``; 2020-12 says it with a
+    number. Same for the maximum."""
+    if not any(isinstance(node.get(k), bool) for k in ("exclusiveMinimum", "exclusiveMaximum")):
+        return node
+    node = dict(node)
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        flag = node.get(exclusive)
+        if not isinstance(flag, bool):
+            continue
+        del node[exclusive]
+        if flag and bound in node:
+            node[exclusive] = node.pop(bound)
+    return node
+
+
+def _in_place_refs(node: Any) -> set[str]:
+    """Definitions ``node`` refers to for the same instance (not for a property or item)."""
+    found: set[str] = set()
+    if not isinstance(node, dict):
+        return found
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        found.add(ref[len("#/$defs/") :])
+    for key in _IN_PLACE:
+        value = node.get(key)
+        if isinstance(value, list):
+            for item in value:
+                found |= _in_place_refs(item)
+        elif key == "dependentSchemas" and isinstance(value, dict):
+            for item in value.values():
+                found |= _in_place_refs(item)
+        else:
+            found |= _in_place_refs(value)
+    return found
 
 
 def _escape(key: str) -> str:

@@ -1,7 +1,9 @@
-"""Finding and parsing the schema files, and reading the ``x-qx-event`` marker of event schemas."""
+"""Finding and parsing the schema files, and telling which are events: the ``x-qx-event``
+marker in the file, or a ``[tool.qxgen.events]`` declaration (vendored files stay untouched)."""
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import re
@@ -12,11 +14,21 @@ from typing import Any
 import jsonschema.validators
 import yaml
 
+from qxgen.config import EventDeclaration
 from qxgen.errors import SchemaError
 
 SCHEMA_SUFFIXES = (".json", ".yaml", ".yml")
 EVENT_KEY = "x-qx-event"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+DRAFT_2019_09 = "https://json-schema.org/draft/2019-09/schema"
+DRAFT_07 = "http://json-schema.org/draft-07/schema"
+DRAFT_06 = "http://json-schema.org/draft-06/schema"
+DRAFT_04 = "http://json-schema.org/draft-04/schema"
+# The drafts jsonschema-rs (the runtime validator) implements, by normalised $schema URI.
+DRAFTS = {
+    _uri.split("://", 1)[1]: _uri
+    for _uri in (DRAFT_2020_12, DRAFT_2019_09, DRAFT_07, DRAFT_06, DRAFT_04)
+}
 
 _TOKEN = r"[A-Za-z0-9_-]+"
 _EVENT_TYPE = re.compile(rf"^{_TOKEN}(\.{_TOKEN})*$")
@@ -115,15 +127,40 @@ def _json_compatible(value: Any) -> Any:
 
 
 def dialect_of(contents: Any) -> str:
+    """The draft of a schema document: one of the ``DRAFTS`` values (2020-12 when unsaid)."""
     if isinstance(contents, dict) and isinstance(contents.get("$schema"), str):
-        return str(contents["$schema"])
+        declared = str(contents["$schema"])
+        return DRAFTS.get(_normalised(declared), declared)
     return DRAFT_2020_12
+
+
+def _normalised(uri: str) -> str:
+    """``https://json-schema.org/draft-07/schema#`` and its http twin compare equal."""
+    return uri.split("://", 1)[-1].rstrip("#")
+
+
+def check_dialect(file: SchemaFile) -> None:
+    """Refuse a ``$schema`` the runtime validator does not implement, instead of silently
+    reading it as 2020-12 (draft-04's boolean ``exclusiveMinimum`` would then mean nothing)."""
+    contents = file.contents
+    if not isinstance(contents, dict) or "$schema" not in contents:
+        return
+    declared = contents["$schema"]
+    if not isinstance(declared, str) or _normalised(declared) not in DRAFTS:
+        raise SchemaError(
+            file.display,
+            "/$schema",
+            f"unknown $schema {declared!r}: qxgen and the runtime validator support "
+            "draft-04, draft-06, draft-07, 2019-09 and 2020-12 "
+            f"({', '.join(sorted(DRAFTS.values()))}); use one of these URIs",
+        )
 
 
 def check_schema(file: SchemaFile) -> None:
     """Validate the file against its draft's meta-schema; the error names the JSON pointer."""
     if not isinstance(file.contents, dict | bool):
         raise SchemaError(file.display, "", "a schema file must hold a JSON object")
+    check_dialect(file)
     cls = jsonschema.validators.validator_for(
         file.contents, default=jsonschema.Draft202012Validator
     )
@@ -135,13 +172,76 @@ def check_schema(file: SchemaFile) -> None:
         raise SchemaError(file.display, pointer(error.absolute_path), error.message)
 
 
+def read_event_specs(
+    files: list[SchemaFile], declarations: tuple[EventDeclaration, ...], pyproject: str
+) -> list[EventSpec]:
+    """The events among ``files``: marked by ``x-qx-event`` or declared in the config.
+
+    A file takes the first declaration it matches (``false`` ones exclude it). A file both
+    marked and declared is an error (which one wins would be a guess); so is a declaration
+    matching no file (a typo would silently drop an event).
+    """
+    matched: dict[str, EventDeclaration] = {}
+    for declaration in declarations:
+        hits = [f for f in files if fnmatch.fnmatchcase(f.rel, declaration.pattern)]
+        if not hits:
+            raise SchemaError(
+                pyproject,
+                "",
+                f"[tool.qxgen.events] {declaration.pattern!r} matches no schema file "
+                "(paths are relative to the schemas directory)",
+            )
+        for file in hits:
+            matched.setdefault(file.rel, declaration)
+    specs: list[EventSpec] = []
+    for file in files:
+        declared = matched.get(file.rel)
+        marked = isinstance(file.contents, dict) and EVENT_KEY in file.contents
+        if declared is not None and declared.excludes:
+            if marked:
+                raise SchemaError(
+                    file.display,
+                    f"/{EVENT_KEY}",
+                    f"marked as an event but excluded by {declared.pattern!r} = false in "
+                    "[tool.qxgen.events]; keep one",
+                )
+            continue
+        if declared is not None and marked:
+            raise SchemaError(
+                file.display,
+                f"/{EVENT_KEY}",
+                f"also declared by {declared.pattern!r} in [tool.qxgen.events]; keep one",
+            )
+        if declared is not None:
+            marker = {
+                "type": _fill(declared.type, file),
+                "version": declared.version,
+                **({"subject": _fill(declared.subject, file)} if declared.subject else {}),
+                **({"stream": declared.stream} if declared.stream else {}),
+            }
+            specs.append(_spec(file, marker, f"[tool.qxgen.events] {declared.pattern!r}"))
+        elif marked:
+            specs.append(_spec(file, file.contents[EVENT_KEY], f"/{EVENT_KEY}"))
+    return specs
+
+
+def _fill(template: str, file: SchemaFile) -> str:
+    rel = Path(file.rel)
+    stem = rel.name.split(".")[0] if not rel.name.startswith(".") else rel.name
+    folder = ".".join(rel.parent.parts)
+    return template.replace("{stem}", stem).replace("{dir}", folder).replace("..", ".").strip(".")
+
+
 def read_event_spec(file: SchemaFile) -> EventSpec | None:
     """The event marker of ``file``, or None for a file of shared definitions."""
     contents = file.contents
     if not isinstance(contents, dict) or EVENT_KEY not in contents:
         return None
-    marker = contents[EVENT_KEY]
-    at = f"/{EVENT_KEY}"
+    return _spec(file, contents[EVENT_KEY], f"/{EVENT_KEY}")
+
+
+def _spec(file: SchemaFile, marker: Any, at: str) -> EventSpec:
+    contents = file.contents
     if not isinstance(marker, dict):
         raise SchemaError(file.display, at, "must be an object {type, version, subject?, stream?}")
     unknown = sorted(set(marker) - {"type", "version", "subject", "stream"})
@@ -167,9 +267,17 @@ def read_event_spec(file: SchemaFile) -> EventSpec | None:
         raise SchemaError(
             file.display, f"{at}/stream", "must be a stream name (letters, digits, _ and -)"
         )
-    if contents.get("type") != "object":
+    declared_type = contents.get("type") if isinstance(contents, dict) else None
+    if not isinstance(contents, dict) or (
+        declared_type is not None
+        and declared_type != "object"
+        and not (isinstance(declared_type, list) and "object" in declared_type)
+    ):
         raise SchemaError(
-            file.display, "/type", 'an event schema must be an object schema: "type": "object"'
+            file.display,
+            "/type",
+            "an event payload is a JSON object: the schema must accept objects "
+            '("type": "object", or no "type" with properties, allOf, $ref, oneOf...)',
         )
     return EventSpec(event_type, version, subject, stream, file)
 

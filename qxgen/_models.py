@@ -30,11 +30,32 @@ from datamodel_code_generator.parser import LiteralType
 from qxgen._bundle import Bundle
 from qxgen._loader import DRAFT_2020_12
 from qxgen._naming import snake_case
+from qxgen._shape import shape
 from qxgen.errors import QxgenError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\ud800-\udfff]")
 _DESCRIPTION_WIDTH = 88
 _LINE_LIMIT = 100
+# Larger enums are typed by their base type and left to the validator: a 100k-member Enum
+# class takes minutes to generate and import and helps no handler.
+ENUM_LIMIT = 1000
+# Keywords whose pydantic counterpart is stricter than JSON Schema, or that pydantic cannot
+# express; the validator enforces them (see _present).
+_LEFT_TO_VALIDATOR = frozenset(
+    {
+        "title",
+        "examples",
+        "$comment",
+        "pattern",
+        "format",
+        "multipleOf",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "contentEncoding",
+        "contentMediaType",
+        "contentSchema",
+    }
+)
 
 # Keywords that only constrain values of one type (and are ignored for other types).
 _TYPE_SPECIFIC = frozenset(
@@ -103,7 +124,10 @@ def render_events(bundle: Bundle, events: list[EventClass], header: str) -> str:
     """The source of ``events.py``."""
     document = {
         "$schema": DRAFT_2020_12,
-        "$defs": {name: _present(body) for name, body in bundle.definitions.items()},
+        "$defs": {
+            name: _present(body)
+            for name, body in shape(bundle.definitions, {e.name for e in events}).items()
+        },
     }
     try:
         source = dcg.generate(
@@ -161,7 +185,9 @@ def _aliases(bundle: Bundle) -> dict[str, str]:
         elif name.startswith("model_"):
             aliases[name] = unique(name, f"field_{name}")
         elif not name.isascii() and unicodedata.normalize("NFKC", name) != name:
-            aliases[name] = unique(name, f"field_{snake_case(name, fallback='x')}")
+            # Hash-suffixed: datamodel-code-generator renames "_x" to "field_x" on its own.
+            digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+            aliases[name] = unique(name, f"field_{snake_case(name, fallback='x')}_{digest}")
     return aliases
 
 
@@ -193,10 +219,37 @@ def _present(node: Any) -> Any:
       accepts nothing, and is shown as ``Any`` (the validator rejects every value);
     * ``pattern`` is dropped: ECMA-262 patterns (``\\p{Lu}``, lookarounds) do not all compile in
       pydantic's regex engines, and a model that fails at import would crash the worker; the
-      validator (jsonschema-rs, ECMA-262 semantics) enforces them.
+      validator (jsonschema-rs, ECMA-262 semantics) enforces them;
+    * ``format`` is dropped (values stay ``str``): pydantic's datetime, URL and duration types
+      reject values the format allows (leap seconds, ``http://087.10.0.1/``, huge durations)
+      and re-serialise others differently (``+00:00`` as ``Z``), so the payload would not
+      round-trip; ``multipleOf`` (float arithmetic) and ``unevaluated*`` (pydantic cannot see
+      what applicators evaluated) are dropped too;
+    * ``additionalProperties: false`` next to ``allOf``/``anyOf``/``oneOf`` is dropped;
+    * an enum of more than ``ENUM_LIMIT`` values is typed by its base type;
+    * ``number`` is ``int | float`` (an integer too big for a float is still a number);
+    * an object that allows unknown properties keeps them (``extra="allow"``), so
+      ``to_json_data()`` gives back what was validated.
     """
     if not isinstance(node, dict):
         return node
+    if node.get("additionalProperties") is False and any(
+        k in node for k in ("allOf", "anyOf", "oneOf")
+    ):
+        node = {k: v for k, v in node.items() if k != "additionalProperties"}
+    if isinstance(node.get("enum"), list) and len(node["enum"]) > ENUM_LIMIT:
+        node = {k: v for k, v in node.items() if k != "enum"}
+    kind = node.get("type")
+    if kind == "number" or (isinstance(kind, list) and "number" in kind and "integer" not in kind):
+        # pydantic's float rejects integers beyond float range (10**400 is a JSON number).
+        kinds = kind if isinstance(kind, list) else [kind]
+        node = {
+            **node,
+            "type": [k for t in kinds for k in (["integer", t] if t == "number" else [t])],
+        }
+    if "properties" in node and "additionalProperties" not in node and "type" in node:
+        # Unknown properties are allowed: keep them, so the payload round-trips.
+        node = {**node, "additionalProperties": True}
     if "type" not in node and "$ref" not in node:
         node = {k: v for k, v in node.items() if k not in _TYPE_SPECIFIC}
     if "patternProperties" in node:
@@ -213,7 +266,7 @@ def _present(node: Any) -> Any:
                 node[key] = branches
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in ("title", "examples", "$comment", "pattern") or key.startswith("x-"):
+        if key in _LEFT_TO_VALIDATOR or key.startswith("x-"):
             continue
         if key == "description" and isinstance(value, str):
             out[key] = _wrap(value)

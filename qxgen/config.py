@@ -11,6 +11,16 @@ durable = "shop_service"
 templates = "qxgen-templates"  # optional: override templates by file name
 allow_remote_refs = false      # http(s) $refs are refused unless true
 allow_external_refs = false    # $refs leaving the schemas directory are refused unless true
+ref_root = "schemas"           # optional: where root-relative $refs resolve (default: schemas)
+
+# Events of a vendored collection, declared here so its files stay byte-identical
+# (instead of an "x-qx-event" marker). Keys are paths or globs relative to `schemas`
+# (`*` also crosses "/"); {stem} is the file name without suffixes, {dir} its folder
+# with "/" as ".". A file takes the first entry it matches; `false` means "not an event".
+[tool.qxgen.events]
+"check_run/common/*" = false
+"check_run/*.schema.json" = { type = "github.{dir}.{stem}", version = 1 }
+"orders/placed.json" = { type = "orders.order.placed", version = 2, subject = "orders.placed" }
 
 [tool.qxgen.worker]            # defaults of the generated worker, each overridable by QX_* env
 concurrency = 8
@@ -58,7 +68,30 @@ _KEYS = {
     "allow_remote_refs",
     "allow_external_refs",
     "worker",
+    "events",
+    "ref_root",
 }
+_EVENT_DECLARATION_KEYS = {"type", "version", "subject", "stream"}
+
+
+@dataclass(frozen=True, slots=True)
+class EventDeclaration:
+    """One ``[tool.qxgen.events]`` entry: files matching ``pattern`` are events.
+
+    ``type`` and ``subject`` may use ``{stem}`` and ``{dir}``; the loader fills them in per file
+    and checks the result like an ``x-qx-event`` marker.
+    """
+
+    pattern: str
+    type: str
+    version: int
+    subject: str | None = None
+    stream: str | None = None
+
+    @property
+    def excludes(self) -> bool:
+        """``"common/*" = false``: matching files are shared definitions, not events."""
+        return self.version == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +109,8 @@ class GeneratorConfig:
     allow_remote_refs: bool = False
     allow_external_refs: bool = False
     worker: dict[str, int | float] = field(default_factory=dict)
+    events: tuple[EventDeclaration, ...] = ()
+    ref_root: Path | None = None
 
     @property
     def package_dir(self) -> Path:
@@ -151,6 +186,8 @@ def load_config(
         key: bool(overrides.pop(key, False) or table.get(key, False))
         for key in ("allow_remote_refs", "allow_external_refs")
     }
+    events = _event_declarations(table.get("events", {}), pyproject)
+    ref_root = from_file("ref_root", None)
     if overrides:
         raise ConfigError(f"unknown option(s): {', '.join(sorted(overrides))}")
     assert schemas_dir is not None
@@ -165,8 +202,39 @@ def load_config(
         durable=str(durable),
         templates=templates_dir,
         worker=worker,
+        events=events,
+        ref_root=ref_root,
         **flags,
     )
+
+
+def _event_declarations(table: Any, pyproject: Path) -> tuple[EventDeclaration, ...]:
+    where = f"{pyproject}: [tool.qxgen.events]"
+    if not isinstance(table, dict):
+        raise ConfigError(f'{where} must be a table of "file or glob" = {{type, version}}')
+    out: list[EventDeclaration] = []
+    for pattern, entry in table.items():
+        at = f"{where}.{pattern!r}"
+        if entry is False:
+            out.append(EventDeclaration(str(pattern), "", 0))
+            continue
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{at} must be a table {{type, version, subject?, stream?}} or false")
+        unknown = sorted(set(entry) - _EVENT_DECLARATION_KEYS)
+        if unknown:
+            raise ConfigError(f"{at}: unknown key(s): {', '.join(unknown)}")
+        event_type, version = entry.get("type"), entry.get("version")
+        if not isinstance(event_type, str) or not event_type:
+            raise ConfigError(f"{at}: type must be a dotted name like 'orders.order.placed'")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ConfigError(f"{at}: version must be an integer >= 1")
+        subject, stream = entry.get("subject"), entry.get("stream")
+        if subject is not None and not isinstance(subject, str):
+            raise ConfigError(f"{at}: subject must be a string")
+        if stream is not None and not isinstance(stream, str):
+            raise ConfigError(f"{at}: stream must be a string")
+        out.append(EventDeclaration(str(pattern), event_type, version, subject, stream))
+    return tuple(out)
 
 
 def _worker_defaults(table: Any, pyproject: Path) -> dict[str, int | float]:

@@ -15,7 +15,7 @@ import jsonschema_rs
 
 from qxgen import _render
 from qxgen._bundle import Bundler, dumps
-from qxgen._loader import EventSpec, check_schema, load_schema_dir, read_event_spec
+from qxgen._loader import EventSpec, check_schema, load_schema_dir, read_event_specs
 from qxgen._models import EventClass, render_events
 from qxgen._naming import RESERVED_CLASS_NAMES, pascal_case, snake_case
 from qxgen._version import VERSION
@@ -73,10 +73,14 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
     step(f"checking {len(files)} schema files")
     for file in files:
         check_schema(file)
-    specs = [spec for f in files if (spec := read_event_spec(f)) is not None]
+    pyproject = config.display(config.project_dir / "pyproject.toml")
+    specs = read_event_specs(files, config.events, pyproject)
     if not specs:
         raise SchemaError(
-            schemas_display, "", 'no event schemas: mark at least one with "x-qx-event"'
+            schemas_display,
+            "",
+            'no event schemas: mark at least one with "x-qx-event" or declare it in '
+            "[tool.qxgen.events]",
         )
     specs.sort(key=lambda s: (s.type, s.version, s.file.rel))
     _check_unique(specs)
@@ -90,6 +94,7 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
         schemas_display,
         allow_remote=config.allow_remote_refs,
         allow_outside=config.allow_external_refs,
+        ref_root=config.ref_root,
     )
     step(f"resolving $refs of {len(specs)} events")
     for spec in specs:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
-from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from qx.events import IntegrationEvent
 
 
@@ -98,11 +97,11 @@ class OrderCancelledV1(IntegrationEvent):
     model_config = ConfigDict(
         extra="forbid",
     )
-    order_id: UUID
+    order_id: str
     reason: Reason
     note: Annotated[str | None, Field(max_length=500)] = None
     refund: Money | None = None
-    cancelled_at: AwareDatetime
+    cancelled_at: str
 
 
 class OrderLine(BaseModel):
@@ -130,12 +129,12 @@ class OrderPlacedV1(IntegrationEvent):
     model_config = ConfigDict(
         extra="forbid",
     )
-    order_id: UUID
-    customer_id: UUID
+    order_id: str
+    customer_id: str
     lines: Annotated[list[OrderLine], Field(max_length=100, min_length=1)]
     total: Money
     shipping_address: Address
-    placed_at: AwareDatetime
+    placed_at: str
 
 
 class PaymentCapturedV1(IntegrationEvent):
@@ -151,11 +150,11 @@ class PaymentCapturedV1(IntegrationEvent):
     model_config = ConfigDict(
         extra="forbid",
     )
-    payment_id: UUID
-    order_id: UUID
+    payment_id: str
+    order_id: str
     amount: Money
     method: Annotated[Card | BankTransfer, Field(discriminator="kind")]
-    captured_at: AwareDatetime
+    captured_at: str
 
 
 class Code(StrEnum):
@@ -178,12 +177,12 @@ class PaymentFailedV1(IntegrationEvent):
     model_config = ConfigDict(
         extra="forbid",
     )
-    payment_id: UUID
-    order_id: UUID
+    payment_id: str
+    order_id: str
     amount: Money
     code: Code
     retryable: bool
-    failed_at: AwareDatetime
+    failed_at: str
 
 
 class UserRegisteredV1(IntegrationEvent):
@@ -198,10 +197,10 @@ class UserRegisteredV1(IntegrationEvent):
     model_config = ConfigDict(
         extra="forbid",
     )
-    user_id: UUID
+    user_id: str
     email: Annotated[str, Field(max_length=254)]
     display_name: Annotated[str, Field(max_length=80, min_length=1)]
-    registered_at: AwareDatetime
+    registered_at: str
 
 
 class UserRegisteredV2(IntegrationEvent):
@@ -216,11 +215,11 @@ class UserRegisteredV2(IntegrationEvent):
     model_config = ConfigDict(
         extra="forbid",
     )
-    user_id: UUID
+    user_id: str
     email: Annotated[str, Field(max_length=254)]
     given_name: Annotated[str, Field(max_length=80, min_length=1)]
     family_name: Annotated[str | None, Field(max_length=80)] = None
     marketing_opt_in: bool = False
     locale: str = "en"
     address: Address | None = None
-    registered_at: AwareDatetime
+    registered_at: str

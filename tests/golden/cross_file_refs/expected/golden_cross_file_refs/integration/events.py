@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from qx.events import IntegrationEvent
 
 
@@ -15,6 +15,9 @@ class Address(BaseModel):
     A postal address (YAML, no $id).
     """
 
+    model_config = ConfigDict(
+        extra="allow",
+    )
     street: str
     city: str
     country: str
@@ -46,14 +49,20 @@ class ParcelDeliveredV1(IntegrationEvent):
     __qx_version__: ClassVar[int] = 1
     __qx_subject__: ClassVar[str | None] = "shipping.delivered"
 
+    model_config = ConfigDict(
+        extra="allow",
+    )
     parcel_id: str
     address: Address
     signed_by: str | None = None
 
 
 class Tracking(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
     code: str
-    url: AnyUrl | None = None
+    url: str | None = None
 
 
 class Carrier(BaseModel):
@@ -61,11 +70,17 @@ class Carrier(BaseModel):
     Who carries it.
     """
 
+    model_config = ConfigDict(
+        extra="allow",
+    )
     name: str
     tracking: Tracking | None = None
 
 
 class Item(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
     sku: str
     weight_grams: Annotated[int, Field(ge=1)]
 
@@ -79,6 +94,9 @@ class ParcelShippedV1(IntegrationEvent):
     __qx_version__: ClassVar[int] = 1
     __qx_subject__: ClassVar[str | None] = "shipping.parcel.shipped.v1"
 
+    model_config = ConfigDict(
+        extra="allow",
+    )
     parcel_id: str
     destination: Address
     insured_value: Money | None = None

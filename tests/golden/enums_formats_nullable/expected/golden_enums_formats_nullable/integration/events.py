@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
 from enum import Enum, IntEnum, StrEnum
-from ipaddress import IPv4Address
 from typing import Annotated, ClassVar, Literal
-from uuid import UUID
 
-from pydantic import AnyUrl, AwareDatetime, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from qx.events import IntegrationEvent
 
 
@@ -43,21 +40,21 @@ class ItemUpdatedV1(IntegrationEvent):
     model_config = ConfigDict(
         extra="forbid",
     )
-    item_id: UUID
+    item_id: str
     kind: Literal["item"]
     status: Status
     priority: Priority | None = None
     label: Label | None = None
-    updated_at: AwareDatetime
-    available_from: date | None = None
-    opens_at: time | None = None
+    updated_at: str
+    available_from: str | None = None
+    opens_at: str | None = None
     owner_email: str | None = None
-    homepage: AnyUrl | None = None
-    origin_ip: IPv4Address | None = None
-    warranty: timedelta | None = None
+    homepage: str | None = None
+    origin_ip: str | None = None
+    warranty: str | None = None
     nickname: Annotated[str | None, Field(max_length=20)] = None
-    discontinued_at: AwareDatetime | None = None
-    price_cents: Annotated[int | None, Field(ge=0, lt=100000000, multiple_of=5)] = None
-    rating: Annotated[float | None, Field(ge=0.0, le=5.0)] = None
+    discontinued_at: str | None = None
+    price_cents: Annotated[int | None, Field(ge=0, lt=100000000)] = None
+    rating: Annotated[int | float | None, Field(ge=0.0, le=5.0)] = None
     featured: bool = False
     attributes: dict[str, str] | None = None

@@ -5,16 +5,13 @@
 from __future__ import annotations
 
 from builtins import list as list_aliased
-from datetime import date as date_aliased
 from enum import StrEnum
 from typing import Annotated as Annotated_aliased
 from typing import Any as Any_aliased
 from typing import ClassVar
 from typing import Literal as Literal_aliased
-from uuid import UUID as UUID_aliased
 
-from pydantic import AwareDatetime as AwareDatetime_aliased
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Field_aliased
 from qx.events import IntegrationEvent
 
@@ -24,6 +21,9 @@ class Class(BaseModel):
     A shared def called class.
     """
 
+    model_config = ConfigDict(
+        extra="allow",
+    )
     name: str | None = None
 
 
@@ -32,10 +32,16 @@ class FieldModel(BaseModel):
     A shared def called field.
     """
 
+    model_config = ConfigDict(
+        extra="allow",
+    )
     value: str | None = None
 
 
 class Nested(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
     for_: Annotated_aliased[int | None, Field_aliased(alias="for")] = None
     if_: Annotated_aliased[bool | None, Field_aliased(alias="if")] = None
 
@@ -65,6 +71,9 @@ class HostileWeirdNameEventV1(IntegrationEvent):
     __qx_version__: ClassVar[int] = 1
     __qx_subject__: ClassVar[str | None] = "hostile.weird-name_event.v1"
 
+    model_config = ConfigDict(
+        extra="allow",
+    )
     class_: Annotated_aliased[str, Field_aliased(alias="class")]
     """
     property 'class': \"\"\" ''' \\ end
@@ -266,22 +275,22 @@ class HostileWeirdNameEventV1(IntegrationEvent):
     other: Class | None = None
     str_: Annotated_aliased[str | None, Field_aliased(alias="str")] = None
     int_: Annotated_aliased[int | None, Field_aliased(alias="int")] = None
-    float_: Annotated_aliased[float | None, Field_aliased(alias="float")] = None
+    float_: Annotated_aliased[int | float | None, Field_aliased(alias="float")] = None
     bool_: Annotated_aliased[bool | None, Field_aliased(alias="bool")] = None
     dict_: Annotated_aliased[dict[str, Any_aliased] | None, Field_aliased(alias="dict")] = None
-    date: date_aliased | None = None
-    datetime: AwareDatetime_aliased | None = None
-    uuid: UUID_aliased | None = None
-    UUID: UUID_aliased | None = None
+    date: str | None = None
+    datetime: str | None = None
+    uuid: str | None = None
+    UUID: str | None = None
     Annotated: str | None = None
     Literal: Literal_aliased["x"] | None = None
     Any: Any_aliased | None = None
     Optional: str | None = None
-    AwareDatetime: AwareDatetime_aliased | None = None
+    AwareDatetime: str | None = None
     StrEnum: StrEnumModel | None = None
     later_list: list_aliased[int] | None = None
-    later_date: date_aliased | None = None
-    later_uuid: UUID_aliased | None = None
+    later_date: str | None = None
+    later_uuid: str | None = None
     later_dict: dict[str, int] | None = None
 
 
@@ -290,4 +299,7 @@ class WeirdNameEventV1(IntegrationEvent):
     __qx_version__: ClassVar[int] = 1
     __qx_subject__: ClassVar[str | None] = "hostile.weird_name.event.v1"
 
+    model_config = ConfigDict(
+        extra="allow",
+    )
     ok: bool | None = None

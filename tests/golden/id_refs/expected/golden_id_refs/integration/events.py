@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from qx.events import IntegrationEvent
 
 
@@ -18,8 +18,11 @@ class Email(RootModel[str]):
 
 
 class Merged(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
     customer_id: CustomerId
-    at: AwareDatetime | None = None
+    at: str | None = None
 
 
 class Point(BaseModel):
@@ -27,8 +30,11 @@ class Point(BaseModel):
     No $id here: found through the $id base of the files that refer to it.
     """
 
-    lat: Annotated[float, Field(ge=-90.0, le=90.0)]
-    lon: Annotated[float, Field(ge=-180.0, le=180.0)]
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    lat: Annotated[int | float, Field(ge=-90.0, le=90.0)]
+    lon: Annotated[int | float, Field(ge=-180.0, le=180.0)]
 
 
 class CustomerMergedV1(IntegrationEvent):
@@ -40,6 +46,9 @@ class CustomerMergedV1(IntegrationEvent):
     __qx_version__: ClassVar[int] = 1
     __qx_subject__: ClassVar[str | None] = "crm.customer.merged.v1"
 
+    model_config = ConfigDict(
+        extra="allow",
+    )
     survivor: CustomerId
     merged: Annotated[list[Merged], Field(min_length=1)]
 
@@ -53,6 +62,9 @@ class CustomerMovedV1(IntegrationEvent):
     __qx_version__: ClassVar[int] = 1
     __qx_subject__: ClassVar[str | None] = "crm.customer.moved.v1"
 
+    model_config = ConfigDict(
+        extra="allow",
+    )
     customer_id: CustomerId
     contact: Email | None = None
     location: Point

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
@@ -12,6 +11,9 @@ from qx.events import IntegrationEvent
 
 
 class Address(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
     line: str
 
 
@@ -38,6 +40,9 @@ class Product(StrEnum):
 
 
 class Address1(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
     line: str
     zip: str
 
@@ -82,4 +87,4 @@ class AccountClosedV1(IntegrationEvent):
     )
     account_id: str
     final_balance: Amount
-    period: Annotated[list[date] | None, Field(max_length=2)] = None
+    period: Annotated[list[str] | None, Field(max_length=2)] = None
