@@ -31,7 +31,6 @@ from qx.telemetry import annotate_envelope, consumer_span, current_trace_id, mar
 from qx.telemetry._attributes import SETTLEMENT
 from qx.worker._dead_letter import AdvisoryProcessor, DeadLetterWriter
 from qx.worker._decision import Ack, DeadLetter, Decision, Nak, Outcome, decide
-from qx.worker._flow import CreditWindow
 from qx.worker._settings import DEFAULT_HANDLER_TIMEOUT, RetryPolicy
 from qx.worker._stats import Settled, WorkerStats
 
@@ -78,6 +77,9 @@ class WorkerRuntime:
         retry: RetryPolicy | None = None,
         handler_timeout: float | None = DEFAULT_HANDLER_TIMEOUT,
         shutdown_timeout: float = 30.0,
+        pull_expires: float = 30.0,
+        idle_heartbeat: float | None = None,
+        max_bytes: int = 0,
     ) -> None:
         if concurrency < 1 or batch < 1:
             raise ValueError("concurrency and batch must be >= 1")
@@ -93,12 +95,16 @@ class WorkerRuntime:
         # None or 0: no limit (then a hung handler holds its slot and message until restart).
         self.handler_timeout = handler_timeout if handler_timeout and handler_timeout > 0 else None
         self.shutdown_timeout = shutdown_timeout
+        # The continuous pull (NatsConsumer.consume): each request's expiry, the server's idle
+        # heartbeat (default: expires/6, at most 5 s) and an optional byte cap per request.
+        self.pull_expires = pull_expires
+        self.idle_heartbeat = idle_heartbeat
+        self.max_bytes = max_bytes
         self.stats = WorkerStats()
         self._durable = consumer.settings.durable
         self._writer = DeadLetterWriter(lambda: consumer.nc, consumer.settings)
         self._advisories = AdvisoryProcessor(lambda: consumer.nc, self._writer)
         self._queue: asyncio.Queue[Msg] = asyncio.Queue()
-        self._window = CreditWindow(concurrency + batch)
         # fetched, not yet settled: id(msg) -> (msg, monotonic fetch time). Msg is unhashable.
         self._held: dict[int, tuple[Msg, float]] = {}
         self._stopping = asyncio.Event()
@@ -161,7 +167,15 @@ class WorkerRuntime:
             asyncio.create_task(self._advisory_loop(), name="qx-advisories"),
         ]
         try:
-            await self._fetch_loop()
+            await self.consumer.consume(
+                self._deliver,
+                window=self.concurrency + self.batch,
+                batch=self.batch,
+                expires=self.pull_expires,
+                heartbeat=self.idle_heartbeat,
+                max_bytes=self.max_bytes,
+                progress=self._progress,
+            )
         finally:
             await self._drain(workers)
             self._drained.set()
@@ -188,36 +202,19 @@ class WorkerRuntime:
         """Stop fetching, let in-flight handlers finish (up to ``shutdown_timeout``), nak what
         was fetched but not started, close the connection; returns when all that is done."""
         self._stopping.set()
-        self._window.close()
+        self.consumer.stop_consuming()
         if self._run_called:
             await self._done.wait()
 
     # -- fetching ------------------------------------------------------------------------
 
-    async def _fetch_loop(self) -> None:
-        low_water = max(1, min(self.batch, self._window.size // 2))
-        while not self._stopping.is_set():
-            want = await self._window.take(low_water, self.batch)
-            if want == 0:
-                break
-            try:
-                msgs = await self.consumer.fetch(want, self.fetch_timeout)
-            except Exception as exc:  # never let the loop die; the consumer retries outages
-                log.warning("fetch failed (%s: %s); retrying", type(exc).__name__, exc)
-                msgs = []
-                await asyncio.sleep(min(self.fetch_timeout, 1.0))
-            self.stats.last_progress = time.monotonic()
-            if want > len(msgs):
-                self._window.release(want - len(msgs))
-            if not msgs:
-                continue
-            now = time.monotonic()
-            for msg in msgs:
-                self._held[id(msg)] = (msg, now)
-                if self._stopping.is_set():
-                    await self._return_unstarted(msg)
-                else:
-                    self._queue.put_nowait(msg)
+    def _deliver(self, msg: Msg) -> None:
+        """Called by the consumer for each message as it arrives (no await, no task)."""
+        self._held[id(msg)] = (msg, time.monotonic())
+        self._queue.put_nowait(msg)
+
+    def _progress(self) -> None:
+        self.stats.last_progress = time.monotonic()
 
     async def _stop_helpers(self, helpers: list[asyncio.Task[None]]) -> None:
         """The helper loops watch ``_stopping`` and end after their current fetch. Cancelling
@@ -238,7 +235,7 @@ class WorkerRuntime:
         with contextlib.suppress(Exception):
             await msg.nak()
         self._held.pop(id(msg), None)
-        self._window.release()
+        self.consumer.release()
 
     async def _drain(self, workers: list[asyncio.Task[None]]) -> None:
         # Handing back a message on its last allowed delivery would spend that delivery without
@@ -329,7 +326,7 @@ class WorkerRuntime:
                     await msg.nak(delay=delay)
             finally:
                 self._held.pop(id(msg), None)
-                self._window.release()
+                self.consumer.release()
 
     async def _process(self, msg: Msg) -> None:
         started = time.perf_counter()
