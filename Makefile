@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest demo bench generate check-generated compat-check check-asyncapi clean
+.PHONY: setup test lint typecheck pytest demo bench bench-quick generate check-generated compat-check check-asyncapi clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -42,10 +42,16 @@ demo-trace: $(STAMP)
 	$(BIN)/python -m qxgen.demo_trace
 
 # Benchmarks print numbers; they assert nothing and are not part of `make test`.
+# consumer_bench compares qx with plain nats-py and FastStream (the `bench` extra).
 bench: $(STAMP)
-	$(BIN)/python bench/runtime_vs_plain.py
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/python bench/consumer_bench.py
 	$(BIN)/python bench/validation_cost.py
 	$(BIN)/python bench/generator_bench.py
+
+bench-quick: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/python bench/consumer_bench.py --quick
 
 clean:
 	rm -rf $(VENV) .qx .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ from qx.events._connection import create_nats_connection
 from qx.events._consumer import NatsConsumer
 from qx.events._envelope import Envelope, OutgoingMessage, encode_cloudevent, parse_envelope
 from qx.events._publisher import NatsPublisher, publish_with_retry
+from qx.events._pull import PullStats
 from qx.events._registry import EventRegistry, RegisteredEvent
 from qx.events._settings import ConsumerSettings, NatsSettings
 
@@ -18,6 +19,7 @@ __all__ = [
     "NatsPublisher",
     "NatsSettings",
     "OutgoingMessage",
+    "PullStats",
     "RegisteredEvent",
     "create_nats_connection",
     "default_subject",

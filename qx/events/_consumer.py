@@ -1,16 +1,20 @@
 """A durable JetStream pull consumer that survives outages.
 
-nats-py reconnects by itself and the same PullSubscription keeps working (facts §9), so an
-outage shows up only as fetch timeouts. A connection that is closed for good (reconnects
-exhausted, or a server ``-ERR``) is rebuilt here and the subscriptions are bound again.
+The worker consumes through ``consume()``: a continuous pull on one inbox (``_pull.py``),
+driven by a control loop here that also owns recovery. nats-py reconnects by itself and the
+inbox subscription is restored (facts §9), but the server forgets open pull requests, so a
+reconnect or missed heartbeats re-send them. A consumer that is deleted or unavailable
+(409/503) is provisioned and bound again; a connection that is closed for good (reconnects
+exhausted, or a server ``-ERR``) is rebuilt. ``fetch()`` stays for callers that want batches.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import nats.errors
@@ -22,6 +26,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from qx.events._connection import create_nats_connection
 from qx.events._legacy import CONSUMER_RENAMES, deprecated
 from qx.events._provision import find_advisory_stream, provision
+from qx.events._pull import ContinuousPull, Deliver, PullStats
 from qx.events._registry import EventRegistry
 from qx.events._settings import ConsumerSettings, NatsSettings
 from qx.exceptions import ConfigurationError
@@ -203,6 +208,10 @@ class NatsConsumer:
                 "for the subjects"
             )
         return ConsumerSettings(**values)
+        self._pull: ContinuousPull | None = None
+        self._consuming = False
+        self._stop_consuming = False
+        self._wake = asyncio.Event()
 
     @property
     def nc(self) -> Client:
@@ -223,6 +232,7 @@ class NatsConsumer:
             and self._nc.is_connected
             and self._sub is not None
             and self._fetch_errors == 0
+            and (self._pull is None or self._pull.problem is None)
         )
 
     async def start(self, batch_hint: int = 64) -> None:
@@ -355,6 +365,118 @@ class NatsConsumer:
             except Exception as exc:  # any failure here is retried: the worker must not die
                 log.warning("rebuild failed (%s: %s); retrying", type(exc).__name__, exc)
                 await asyncio.sleep(_REBUILD_DELAY)
+
+    # -- continuous pull -------------------------------------------------------------------
+
+    async def consume(
+        self,
+        deliver: Deliver,
+        *,
+        window: int,
+        batch: int,
+        expires: float = 30.0,
+        heartbeat: float | None = None,
+        max_bytes: int = 0,
+        progress: Callable[[], None] | None = None,
+    ) -> None:
+        """Pass every message to ``deliver`` (synchronously, in arrival order) until
+        ``stop_consuming()``; then drain the inbox (messages already sent still reach
+        ``deliver``) and return. At most ``window`` messages are requested or held at a
+        time; call ``release()`` once per message when done with it.
+
+        ``heartbeat`` defaults to a sixth of ``expires`` (at most 5 s); two silent intervals
+        re-send the pull requests. ``progress`` is called on every control tick while the
+        window is not fully held (liveness: waiting for the server is not a stall).
+        """
+        self._stop_consuming = False
+        hb = heartbeat if heartbeat is not None else min(5.0, expires / 6)
+        pull = ContinuousPull(
+            stream=self.settings.stream,
+            durable=self.settings.durable,
+            deliver=deliver,
+            window=window,
+            batch=batch,
+            expires=expires,
+            heartbeat=hb,
+            max_bytes=max_bytes,
+        )
+        pull.on_wake(self._wake.set)
+        self._pull = pull
+        self._consuming = True
+        tick = min(1.0, hb / 2)
+        healthy = 0
+        try:
+            while not self._stop_consuming:
+                try:
+                    await self._pull_step(pull)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # never let the loop die; the next tick retries
+                    log.warning("pull failed (%s: %s); retrying", type(exc).__name__, exc)
+                    await asyncio.sleep(tick)
+                signals = pull.stats.messages + pull.stats.heartbeats + pull.stats.timeouts
+                if signals != healthy and pull.problem is None:
+                    healthy = signals
+                    self._fetch_errors = 0
+                if progress is not None and pull.held < pull.window:
+                    progress()
+                if self._stop_consuming:
+                    break
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(tick):
+                        await self._wake.wait()
+        finally:
+            self._consuming = False
+            await pull.detach(drain=True)
+
+    async def _pull_step(self, pull: ContinuousPull) -> None:
+        """One tick of the control loop: recover what needs recovering, then top up."""
+        nc = self._nc
+        if nc is None or nc.is_closed:
+            await self._rebuild(nc)
+        if pull.problem is not None:
+            # The consumer was deleted or is unavailable. Report not-ready and, if it
+            # persists, provision/bind again (the same policy fetch() follows).
+            self._fetch_errors += 1
+            log.warning(
+                "consumer %s unavailable (%s); attempt %d",
+                self.settings.durable,
+                pull.problem,
+                self._fetch_errors,
+            )
+            if self._fetch_errors >= _REBIND_AFTER:
+                await self._rebind()
+            else:
+                await asyncio.sleep(min(1.0, pull.heartbeat))
+            pull.problem = None
+            pull.reset("consumer bound again" if self._fetch_errors >= _REBIND_AFTER else "retry")
+        if pull.attached is not self._nc and self._nc is not None:
+            await pull.attach(self._nc)
+        missed = pull.check()
+        if missed:
+            log.warning("consumer %s: %s; re-sending pull requests", self.settings.durable, missed)
+        await pull.top_up()
+
+    def release(self, n: int = 1) -> None:
+        """The caller of ``consume()`` is done with ``n`` delivered messages."""
+        if self._pull is not None:
+            self._pull.release(n)
+
+    def stop_consuming(self) -> None:
+        """Make ``consume()`` stop pulling, drain its inbox and return (idempotent)."""
+        self._stop_consuming = True
+        self._wake.set()
+
+    @property
+    def pull_inbox(self) -> str | None:
+        """The inbox the pull requests name as their reply subject (diagnostics, tests)."""
+        return self._pull.inbox if self._pull is not None else None
+
+    @property
+    def pull_stats(self) -> PullStats | None:
+        """What the server sent on the pull inbox (heartbeats, 408/409/...), once consuming."""
+        return self._pull.stats if self._pull is not None else None
 
     async def close(self) -> None:
         """Flush pending acks, then close the connection (if we opened it).
