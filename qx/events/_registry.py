@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import referencing
 from pydantic import ValidationError
 
 from qx.events._base import EventMeta, IntegrationEvent, event_meta
 from qx.events._validation import PayloadValidator, compile_validator
 from qx.exceptions import ConfigurationError, SchemaViolationError, UnknownEventTypeError
+
+if TYPE_CHECKING:  # optional: only schemas with external $refs need it (qx-nats[refs])
+    import referencing
 
 
 @dataclass(frozen=True, slots=True)
