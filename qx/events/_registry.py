@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import referencing
 from opentelemetry import trace
 from pydantic import ValidationError
 
@@ -30,6 +29,10 @@ class _Upcaster:
     target: type[IntegrationEvent]
     version: int
     upcast: Callable[[Any], IntegrationEvent]
+
+
+if TYPE_CHECKING:  # optional: only schemas with external $refs need it (qx-nats[refs])
+    import referencing
 
 
 @dataclass(frozen=True, slots=True)

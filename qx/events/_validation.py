@@ -13,14 +13,14 @@ caller passes a ``referencing`` registry for schemas with external ``$ref``s. Bo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-import jsonschema.validators
 import jsonschema_rs
-import referencing
 
 from qx.exceptions import ConfigurationError, SchemaViolationError
+
+if TYPE_CHECKING:
+    import referencing
 
 PayloadValidator = Callable[[Any], None]
 
@@ -53,6 +53,15 @@ def _compile_rs(schema: Mapping[str, Any]) -> PayloadValidator:
 def _compile_py(
     schema: Mapping[str, Any], resources: referencing.Registry[Any]
 ) -> PayloadValidator:
+    # Imported here: the pure-Python engine is an optional extra (qx-nats[refs]); generated
+    # services bundle self-contained schemas and never need it.
+    try:
+        import jsonschema
+        import jsonschema.validators
+    except ImportError:
+        raise ConfigurationError(
+            "schemas with external $refs need the jsonschema package: pip install 'qx-nats[refs]'"
+        ) from None
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     cls.check_schema(dict(schema))
     validator = cls(schema, registry=resources, format_checker=cls.FORMAT_CHECKER)

@@ -19,7 +19,6 @@ import contextlib
 import logging
 import os
 import shutil
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,10 +27,8 @@ from typing import Any
 
 import click
 from opentelemetry import trace
-from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from qx import ops
 from qx.dlq import DlqRecord
@@ -46,6 +43,7 @@ from qxgen.commands._running import (
     stop_stale_server,
 )
 from qxgen.commands._service import EventSchema, GeneratedService, load_service
+from qxgen.commands._table import Column, print_listing
 from qxgen.config import load_config
 from qxgen.errors import QxgenError
 from qxgen.generator import plan
@@ -226,36 +224,38 @@ async def _exercise(
 def _summary(
     console: Console, published: list[Published], records: list[DlqRecord], url: str
 ) -> None:
-    table = Table(
-        title="What happened",
-        title_justify="left",
-        box=box.HORIZONTALS,
-        show_edge=False,
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    table.add_column("Event", overflow="fold")
-    for column in ("Outcome", "Tries", "Backoff", "Correlation id", "Trace id"):
-        table.add_column(column, no_wrap=True)  # ids kept whole: people search for them
+    rows = []
     joined = 0
     for p in published:
         final = p.final
         assert final is not None
         delays = [f"{s.delay:.2f}s" for s in p.settled if s.decision == "nak" and s.delay]
-        outcome = "[green]handled[/]" if final.decision == "ack" else "[red]dead-lettered[/]"
         if p.trace_id and all(s.trace_id == p.trace_id for s in p.settled):
             joined += 1
-        label = p.schema.label + (f" ({p.note})" if p.note else "")
-        table.add_row(
-            escape(label),
-            outcome,
-            str(final.delivery),
-            ", ".join(delays) or "-",
-            p.correlation_id,
-            p.trace_id or "-",
+        rows.append(
+            [
+                p.schema.label + (f" ({p.note})" if p.note else ""),
+                "handled" if final.decision == "ack" else "dead-lettered",
+                str(final.delivery),
+                ", ".join(delays) or "-",
+                p.correlation_id,
+                p.trace_id or "-",
+            ]
         )
     console.print()
-    console.print(table)
+    print_listing(
+        console,
+        "What happened",
+        [
+            Column("Event"),
+            Column("Outcome"),
+            Column("Tries", justify="right"),
+            Column("Backoff"),
+            Column("Correlation id", whole=True),  # ids kept whole: people search for them
+            Column("Trace id", whole=True),
+        ],
+        rows,
+    )
     console.print()
 
     handled = [p for p in published if p.final and p.final.decision == "ack"]
@@ -330,6 +330,6 @@ def run_demo(console: Console) -> None:
 @click.command()
 def demo() -> None:
     """Run the example service end to end on an embedded nats-server and summarise it."""
-    # Piped output (CI, tests) gets room for a trace id per row; a terminal keeps its width.
-    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 120)
-    run_demo(Console(highlight=False, soft_wrap=False, width=width, emoji=False))
+    # soft_wrap: long lines are left to the terminal, never broken into a pipe. The summary is a
+    # table when it fits the terminal, else one block per event: nothing cut at 80 columns.
+    run_demo(Console(highlight=False, soft_wrap=True, emoji=False))

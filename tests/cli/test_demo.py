@@ -44,7 +44,7 @@ def test_make_demo_in_a_clean_copy(tmp_path: Path) -> None:
     done = subprocess.run(
         ["make", "-o", ".venv/.installed", "demo"],
         cwd=copy,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "80"},
         capture_output=True,
         text=True,
         timeout=90,
@@ -73,13 +73,15 @@ def test_make_demo_in_a_clean_copy(tmp_path: Path) -> None:
     ), out
     assert "DLQ stream QX_DLQ: 2 record(s)" in out
     assert f"joined the producer's trace for {published} of {published} events" in out
-    # Every row of the table carries a real (non-zero) W3C trace id and its correlation id.
-    rows = [line for line in out.splitlines() if re.search(r" demo-[0-9a-f]{8} ", line)]
-    assert len(rows) == published, out
-    for row in rows:
-        trace_id = re.search(r"\b([0-9a-f]{32})\b", row)
-        assert trace_id, row
-        assert trace_id[1] != "0" * 32, row
+    # Piped at 80 columns, the summary is one block per event: nothing cut, nothing crushed.
+    # Every event carries its correlation id and a real (non-zero) W3C trace id, whole.
+    correlations = re.findall(r"^  Correlation id  (demo-[0-9a-f]{8})$", out, re.M)
+    traces = re.findall(r"^  Trace id        ([0-9a-f]{32})$", out, re.M)
+    assert len(correlations) == len(traces) == published, out
+    assert "0" * 32 not in traces
+    assert re.search(r"^payments\.payment\.captured v1 \(CHF\)$", out, re.M), out
+    summary = out[out.index("What happened") : out.index("Handled:")]
+    assert max(len(line) for line in summary.splitlines()) <= 80, summary
     assert "qxgen dlq list --url nats://127.0.0.1:4222" in out
     assert "worker and nats-server stopped" in out
 
