@@ -162,6 +162,10 @@ class NatsConsumer:
         known = settings or ConsumerSettings.model_construct(stream="", durable="", subjects=[])
         self.max_deliver: int = self._overrides.get("max_deliver") or known.max_deliver
         self.ack_wait: float = self._overrides.get("ack_wait") or known.ack_wait
+        self._pull: ContinuousPull | None = None
+        self._consuming = False
+        self._stop_consuming = False
+        self._wake = asyncio.Event()
 
     @property
     def nats_settings(self) -> NatsSettings:
@@ -208,10 +212,6 @@ class NatsConsumer:
                 "for the subjects"
             )
         return ConsumerSettings(**values)
-        self._pull: ContinuousPull | None = None
-        self._consuming = False
-        self._stop_consuming = False
-        self._wake = asyncio.Event()
 
     @property
     def nc(self) -> Client:
