@@ -149,8 +149,8 @@ def permission_error(s: NatsSettings, exc: BaseException) -> NatsAuthError | Non
         return None
     detail = text.removeprefix("nats: ")
     return NatsAuthError(
-        f"NATS at {s.display_url} denied {s.identity}: {detail}; grant that permission to the "
-        "user (README: Securing the connection, required permissions)"
+        f"NATS at {s.display_url} denied {s.identity}: {detail} (nats-py lower-cases the "
+        "subject); grant that permission to the user (README: Permissions a worker needs)"
     )
 
 

@@ -153,3 +153,15 @@ async def test_worker_refused_login_fails_fast_naming_the_user(
     assert "refused the login as user 'alice'" in str(caught.value)
     assert SECRET not in str(caught.value)
     assert SECRET not in caplog.text
+
+
+def test_cli_denied_permission_is_named(tmp_path: Path) -> None:
+    config = (
+        f'authorization {{ users = [{{user: viewer, password: "{SECRET}", '
+        'permissions: { publish: "nothing.>", subscribe: "_INBOX.>" }}] }'
+    )
+    with running(tmp_path / "perm", config) as server:
+        result = qxgen("dlq", "list", "--url", server.url, "--user", "viewer", NATS_PASSWORD=SECRET)
+    out = assert_clean(result, SECRET)
+    assert "denied user 'viewer': permissions violation for publish to" in out
+    assert "stream.info.qx_dlq" in out.lower()
