@@ -19,12 +19,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from qx.events._connection import create_nats_connection
+from qx.events._connection import create_nats_connection, permission_error
 from qx.events._legacy import CONSUMER_RENAMES, deprecated
 from qx.events._provision import find_advisory_stream, provision
 from qx.events._registry import EventRegistry
 from qx.events._settings import ConsumerSettings, NatsSettings
-from qx.exceptions import ConfigurationError
+from qx.exceptions import ConfigurationError, NatsAuthError
 
 log = logging.getLogger("qx.consumer")
 
@@ -151,6 +151,7 @@ class NatsConsumer:
         self._batch_hint = 64
         self._rebuild_lock = asyncio.Lock()
         self._fetch_errors = 0  # consecutive server errors on fetch (consumer deleted, ...)
+        self._denied: NatsAuthError | None = None  # a permissions violation seen while starting
         # Read back from the server after binding: it is the source of truth when streams are
         # managed by ops (provision=False).
         # defaults until resolved
@@ -226,7 +227,26 @@ class NatsConsumer:
         )
 
     async def start(self, batch_hint: int = 64) -> None:
-        """Connect (if needed), provision (if enabled) and bind."""
+        """Connect (if needed), provision (if enabled) and bind.
+
+        A JetStream request the server refuses for lack of permission only times out in
+        nats-py; when the connection reported a permissions violation meanwhile, that is
+        raised instead (``NatsAuthError`` naming the subject).
+        """
+        self._denied = None
+        try:
+            await self._start(batch_hint)
+        except (TimeoutError, nats.errors.Error) as exc:
+            if self._denied is not None:
+                raise self._denied from exc
+            raise
+
+    def _on_nats_error(self, exc: Exception) -> None:
+        denied = permission_error(self.nats_settings, exc)
+        if denied is not None:
+            self._denied = denied
+
+    async def _start(self, batch_hint: int) -> None:
         self._batch_hint = batch_hint
         if self._nc is None or self._nc.is_closed:
             self._nc = await self._connect()
@@ -273,7 +293,9 @@ class NatsConsumer:
         delay = 0.5
         while True:
             try:
-                return await create_nats_connection(self.nats_settings)
+                return await create_nats_connection(
+                    self.nats_settings, on_error=self._on_nats_error
+                )
             except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
                 log.warning(
                     "cannot reach NATS at %s (%s); retrying in %.1fs",

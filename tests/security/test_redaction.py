@@ -78,9 +78,9 @@ def qxgen(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def assert_clean(result: subprocess.CompletedProcess[str], *secrets: str) -> str:
+def assert_clean(result: subprocess.CompletedProcess[str], *secrets: str, code: int = 1) -> str:
     out = result.stdout + result.stderr
-    assert result.returncode == 1, out
+    assert result.returncode == code, out
     for secret in secrets:
         assert secret not in out
     assert "Traceback" not in out
@@ -165,3 +165,51 @@ def test_cli_denied_permission_is_named(tmp_path: Path) -> None:
     out = assert_clean(result, SECRET)
     assert "denied user 'viewer': permissions violation for publish to" in out
     assert "stream.info.qx_dlq" in out.lower()
+
+
+def test_generated_worker_with_a_refused_login_exits_with_one_line(
+    auth_server: ConfServer,
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "QX_"))}
+    env = {
+        **clean,
+        "PYTHONPATH": str(EXAMPLE),
+        "NATS_URL": f"nats://127.0.0.1:{auth_server.port}",
+        "NATS_USER": "alice",
+        "NATS_PASSWORD": "nope-" + SECRET,
+        "QX_LOG_LEVEL": "DEBUG",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "shop_service.worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=EXAMPLE,
+    )
+    out = assert_clean(result, SECRET)
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("worker cannot start: NATS at nats://127.0.0.1:")
+    )
+    assert "refused the login as user 'alice'" in out
+
+
+def test_key_files_of_the_wrong_kind_are_named_without_their_content(tmp_path: Path) -> None:
+    from tests.security.servers import make_nkey, make_operator
+
+    key = make_nkey(tmp_path, "worker")
+    op = make_operator(tmp_path / "op")
+    down = f"nats://127.0.0.1:{free_port()}"
+    seed_as_creds = qxgen("dlq", "list", "--url", down, "--creds", str(key.seed_file))
+    creds_as_seed = qxgen("dlq", "list", "--url", down, NATS_NKEY_SEED_FILE=str(op.creds_file))
+    missing = qxgen("dlq", "list", "--url", down, "--creds", str(tmp_path / "nope.creds"))
+    both = qxgen("dlq", "list", "--url", down, "--token", TOKEN, NATS_CREDS_FILE=str(op.creds_file))
+    out = assert_clean(seed_as_creds, key.seed)
+    assert "is not a NATS .creds file; it holds an nkey seed: pass it as NATS_NKEY_SEED_FILE" in out
+    out = assert_clean(creds_as_seed, op.user_seed)
+    assert "is a .creds file, not an nkey seed; pass it as NATS_CREDS_FILE" in out
+    assert "cannot read the credentials file" in assert_clean(missing)
+    out = assert_clean(both, TOKEN, op.user_seed, code=2)  # a usage error
+    assert "choose one authentication method" in out
