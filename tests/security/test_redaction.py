@@ -66,19 +66,34 @@ def auth_server(tmp_path: Path) -> Iterator[ConfServer]:
         yield server
 
 
-def qxgen(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "QX_"))}
-    return subprocess.run(
-        [QXGEN, *args],
-        env={**clean, "COLUMNS": "80", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+class Started:
+    """A ``qxgen`` process started now and awaited later, so a test's commands run side by
+    side (each start imports the generator: seconds on a loaded machine)."""
+
+    def __init__(self, args: tuple[str, ...], env: dict[str, str]) -> None:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "QX_"))}
+        self.proc = subprocess.Popen(
+            [QXGEN, *args],
+            env={**clean, "COLUMNS": "80", **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+
+    def wait(self) -> subprocess.CompletedProcess[str]:
+        out, err = self.proc.communicate(timeout=60)
+        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, out, err)
 
 
-def assert_clean(result: subprocess.CompletedProcess[str], *secrets: str, code: int = 1) -> str:
+def qxgen(*args: str, **env: str) -> Started:
+    return Started(args, env)
+
+
+def assert_clean(
+    run: Started | subprocess.CompletedProcess[str], *secrets: str, code: int = 1
+) -> str:
+    result = run.wait() if isinstance(run, Started) else run
     out = result.stdout + result.stderr
     assert result.returncode == code, out
     for secret in secrets:
@@ -97,8 +112,8 @@ def test_cli_failing_paths_never_print_the_url_credentials() -> None:
          f"nats://alice:{SECRET}@{down}"),
         ("dev", "-C", str(EXAMPLE), "--url", f"nats://alice:{SECRET}@{down}"),
     ]  # fmt: skip
-    for args in cases:
-        out = assert_clean(qxgen(*args), SECRET, TOKEN)
+    for run in [qxgen(*args) for args in cases]:
+        out = assert_clean(run, SECRET, TOKEN)
         assert "cannot reach NATS at nats://" in out
         assert "***@" in out, out
 
@@ -162,7 +177,7 @@ def test_cli_denied_permission_is_named(tmp_path: Path) -> None:
     )
     with running(tmp_path / "perm", config) as server:
         result = qxgen("dlq", "list", "--url", server.url, "--user", "viewer", NATS_PASSWORD=SECRET)
-    out = assert_clean(result, SECRET)
+        out = assert_clean(result, SECRET)
     assert "denied user 'viewer': permissions violation for publish to" in out
     assert "stream.info.qx_dlq" in out.lower()
 
