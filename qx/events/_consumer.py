@@ -199,7 +199,7 @@ class NatsConsumer:
         if missing:
             raise ConfigurationError(
                 f"NatsConsumer has no {'/'.join(missing)}: set them in NatsSettings "
-                "(stream=, durable=, subjects= or NATS_STREAM, NATS_DURABLE, NATS_SUBJECTS), "
+                "(stream=, durable=, subjects= or QX_STREAM, QX_DURABLE, QX_SUBJECTS), "
                 "name the service (NATS_NAME) for stream/durable defaults, or register events "
                 "for the subjects"
             )
