@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import os
+import string
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from qx.cqrs import Mediator
 from qx.embedded import free_port
@@ -228,3 +232,23 @@ def test_key_files_of_the_wrong_kind_are_named_without_their_content(tmp_path: P
     assert "cannot read the credentials file" in assert_clean(missing)
     out = assert_clean(both, TOKEN, op.user_seed, code=2)  # a usage error
     assert "choose one authentication method" in out
+
+
+@given(
+    user=st.text(alphabet=string.ascii_letters + string.digits + "-_.", min_size=1, max_size=12),
+    secret=st.text(
+        alphabet=string.ascii_letters + string.digits + "-_.~!$&'()*+;=:@%", min_size=12
+    ),
+    servers=st.integers(min_value=1, max_value=3),
+)
+def test_redact_url_never_leaks_the_password(user: str, secret: str, servers: int) -> None:
+    url = ",".join(f"nats://{user}:{secret}@n{i}.example.test:4222" for i in range(servers))
+    expected = ",".join(f"nats://{user}:***@n{i}.example.test:4222" for i in range(servers))
+    assume(secret not in expected)  # a password that equals the user name, say
+    assert redact_url(url) == expected
+
+
+def test_qx_nats_declares_nkeys() -> None:
+    """``.creds`` and nkey auth import ``nkeys`` inside nats-py: it must come with qx."""
+    requires = importlib.metadata.requires("qx-nats") or []
+    assert any(r.split(";")[0].strip().startswith("nkeys") for r in requires), requires
