@@ -49,8 +49,8 @@ def _check_consumer(config: ConsumerConfig, s: ConsumerSettings) -> None:
 
 
 def _token(name: str) -> str:
-    """A stream/consumer-safe name from a service name (same rule as ``qxgen``)."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "qx"
+    """A stream/consumer-safe name from a service name (``qxgen``'s rule)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name) or "qx_service"
 
 
 def _only(current: T | None, new: T, what: str) -> T:
@@ -73,7 +73,7 @@ class NatsConsumer:
 
     Subjects not given anywhere default to the subjects of the registry the worker runs;
     stream and durable default to ``NatsSettings.name`` (``NATS_NAME``), as ``qxgen`` names
-    them (``billing-service`` -> stream ``BILLING-SERVICE``, durable ``billing-service``).
+    them (``billing-service`` -> stream ``BILLING_SERVICE``, durable ``billing_service``).
     """
 
     def __init__(
