@@ -19,7 +19,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from qx.events._connection import create_nats_connection, permission_error
+from qx.events._connection import create_nats_connection
 from qx.events._legacy import CONSUMER_RENAMES, deprecated
 from qx.events._provision import find_advisory_stream, provision
 from qx.events._registry import EventRegistry
@@ -241,10 +241,8 @@ class NatsConsumer:
                 raise self._denied from exc
             raise
 
-    def _on_nats_error(self, exc: Exception) -> None:
-        denied = permission_error(self.nats_settings, exc)
-        if denied is not None:
-            self._denied = denied
+    def _on_denied(self, denied: NatsAuthError) -> None:
+        self._denied = denied
 
     async def _start(self, batch_hint: int) -> None:
         self._batch_hint = batch_hint
@@ -293,9 +291,7 @@ class NatsConsumer:
         delay = 0.5
         while True:
             try:
-                return await create_nats_connection(
-                    self.nats_settings, on_error=self._on_nats_error
-                )
+                return await create_nats_connection(self.nats_settings, on_denied=self._on_denied)
             except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
                 log.warning(
                     "cannot reach NATS at %s (%s); retrying in %.1fs",
