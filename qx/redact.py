@@ -14,8 +14,9 @@ import re
 
 MASK = "***"
 
-# scheme://userinfo@  — userinfo is anything up to the last '@' before the host part.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s@,]+)@")
+# scheme://userinfo@ — userinfo runs to the *last* '@' of the authority (greedy), so an
+# unencoded '@' in a password is masked too.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s,]+)@")
 
 
 def _mask(match: re.Match[str]) -> str:

@@ -103,6 +103,8 @@ async def run_worker(
             finally:
                 if probes is not None:
                     await probes.close()
+    except ConfigurationError as exc:  # a refused login, bad TLS files...: one line, no trace
+        raise SystemExit(f"worker cannot start: {exc}") from None
     finally:
         telemetry.shutdown()
 

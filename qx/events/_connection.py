@@ -149,8 +149,8 @@ def permission_error(s: NatsSettings, exc: BaseException) -> NatsAuthError | Non
         return None
     detail = text.removeprefix("nats: ")
     return NatsAuthError(
-        f"NATS at {s.display_url} denied {s.identity}: {detail}; grant that permission to the "
-        "user (README: Securing the connection, required permissions)"
+        f"NATS at {s.display_url} denied {s.identity}: {detail} (nats-py lower-cases the "
+        "subject); grant that permission to the user (README: Permissions a worker needs)"
     )
 
 
@@ -158,13 +158,14 @@ async def create_nats_connection(
     target: NatsTarget = None,
     *,
     one_shot: bool = False,
-    on_error: Callable[[Exception], None] | None = None,
+    on_denied: Callable[[NatsAuthError], None] | None = None,
 ) -> Client:
     """Connect to a URL, a list of URLs, or ``NatsSettings`` (default: from ``NATS_*``).
 
     A worker reconnects forever: nats-py's default gives up after 60 attempts and then the
     connection is closed for good, and a worker would stop consuming without crashing.
     ``one_shot`` (ops commands) tries each server once and logs nothing: the caller reports.
+    ``on_denied`` hears of each permissions violation (nats-py only times the request out).
 
     Raises ``NatsAuthError`` when the server refuses the credentials, ``ConfigurationError``
     for unusable key/TLS files or a failed TLS handshake, and nats-py's ``NoServersError`` /
@@ -185,8 +186,8 @@ async def create_nats_connection(
         del seen[:-5]
         if connecting and explain_failure(s, [exc]) is not None:
             refused.set()
-        if on_error is not None:
-            on_error(exc)
+        if on_denied is not None and (denied := permission_error(s, exc)) is not None:
+            on_denied(denied)
         log.log(
             level,
             "nats error (%s): %s: %s",

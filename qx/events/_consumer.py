@@ -29,7 +29,7 @@ from qx.events._provision import find_advisory_stream, provision
 from qx.events._pull import ContinuousPull, Deliver, PullStats
 from qx.events._registry import EventRegistry
 from qx.events._settings import ConsumerSettings, NatsSettings
-from qx.exceptions import ConfigurationError
+from qx.exceptions import ConfigurationError, NatsAuthError
 
 log = logging.getLogger("qx.consumer")
 
@@ -54,8 +54,8 @@ def _check_consumer(config: ConsumerConfig, s: ConsumerSettings) -> None:
 
 
 def _token(name: str) -> str:
-    """A stream/consumer-safe name from a service name (same rule as ``qxgen``)."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "qx"
+    """A stream/consumer-safe name from a service name (``qxgen``'s rule)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name) or "qx_service"
 
 
 def _only(current: T | None, new: T, what: str) -> T:
@@ -78,7 +78,7 @@ class NatsConsumer:
 
     Subjects not given anywhere default to the subjects of the registry the worker runs;
     stream and durable default to ``NatsSettings.name`` (``NATS_NAME``), as ``qxgen`` names
-    them (``billing-service`` -> stream ``BILLING-SERVICE``, durable ``billing-service``).
+    them (``billing-service`` -> stream ``BILLING_SERVICE``, durable ``billing_service``).
     """
 
     def __init__(
@@ -156,6 +156,7 @@ class NatsConsumer:
         self._batch_hint = 64
         self._rebuild_lock = asyncio.Lock()
         self._fetch_errors = 0  # consecutive server errors on fetch (consumer deleted, ...)
+        self._denied: NatsAuthError | None = None  # a permissions violation seen while starting
         # Read back from the server after binding: it is the source of truth when streams are
         # managed by ops (provision=False).
         # defaults until resolved
@@ -207,7 +208,7 @@ class NatsConsumer:
         if missing:
             raise ConfigurationError(
                 f"NatsConsumer has no {'/'.join(missing)}: set them in NatsSettings "
-                "(stream=, durable=, subjects= or NATS_STREAM, NATS_DURABLE, NATS_SUBJECTS), "
+                "(stream=, durable=, subjects= or QX_STREAM, QX_DURABLE, QX_SUBJECTS), "
                 "name the service (NATS_NAME) for stream/durable defaults, or register events "
                 "for the subjects"
             )
@@ -236,7 +237,24 @@ class NatsConsumer:
         )
 
     async def start(self, batch_hint: int = 64) -> None:
-        """Connect (if needed), provision (if enabled) and bind."""
+        """Connect (if needed), provision (if enabled) and bind.
+
+        A JetStream request the server refuses for lack of permission only times out in
+        nats-py; when the connection reported a permissions violation meanwhile, that is
+        raised instead (``NatsAuthError`` naming the subject).
+        """
+        self._denied = None
+        try:
+            await self._start(batch_hint)
+        except (TimeoutError, nats.errors.Error) as exc:
+            if self._denied is not None:
+                raise self._denied from exc
+            raise
+
+    def _on_denied(self, denied: NatsAuthError) -> None:
+        self._denied = denied
+
+    async def _start(self, batch_hint: int) -> None:
         self._batch_hint = batch_hint
         if self._nc is None or self._nc.is_closed:
             self._nc = await self._connect()
@@ -283,7 +301,7 @@ class NatsConsumer:
         delay = 0.5
         while True:
             try:
-                return await create_nats_connection(self.nats_settings)
+                return await create_nats_connection(self.nats_settings, on_denied=self._on_denied)
             except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
                 log.warning(
                     "cannot reach NATS at %s (%s); retrying in %.1fs",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from qx.exceptions import ConfigurationError
@@ -39,14 +39,13 @@ def deprecated(old: str, new: str, *, stacklevel: int = 3) -> None:
     )
 
 
-def legacy_nats_values(values: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+def legacy_nats_values(values: Mapping[str, Any], env_names: Mapping[str, str]) -> dict[str, Any]:
     """``NatsSettings`` keywords with 1.x names mapped, plus ``QX_NATS__*`` variables.
 
     Precedence: keywords, then ``NATS_*``, then ``QX_NATS__*``. One warning per old name
     even when it arrives twice (a 1.x settings class nesting ``NatsSettings`` reads
     ``QX_NATS__SERVERS`` itself and passes it as ``servers=``).
     """
-    known = set(fields)
     out = dict(values)
     warned: set[str] = set()
     for old, new in NATS_RENAMES.items():
@@ -58,7 +57,7 @@ def legacy_nats_values(values: Mapping[str, Any], fields: Iterable[str]) -> dict
         out[new] = value
         deprecated(
             f"NatsSettings({old}=...) / {LEGACY_ENV_PREFIX}{old.upper()}",
-            f"NatsSettings({new}=...) / NATS_{new.upper()}",
+            f"NatsSettings({new}=...) / {env_names[new]}",
             stacklevel=4,
         )
         warned.add(new)
@@ -67,14 +66,14 @@ def legacy_nats_values(values: Mapping[str, Any], fields: Iterable[str]) -> dict
             continue
         old = key[len(LEGACY_ENV_PREFIX) :].lower()
         new = NATS_RENAMES.get(old, old)
-        if new not in known:
+        if new not in env_names:
             raise ConfigurationError(
                 f"{key} is not a NATS setting (qx-worker 1.x name?); the settings are the "
                 "NATS_* variables listed in the README; unset it"
             )
         if new not in warned:
-            deprecated(key, f"NATS_{new.upper()}", stacklevel=4)
+            deprecated(key, env_names[new], stacklevel=4)
             warned.add(new)
-        if new not in out and f"NATS_{new.upper()}" not in {k.upper() for k in os.environ}:
+        if new not in out and env_names[new] not in {k.upper() for k in os.environ}:
             out[new] = raw
     return out

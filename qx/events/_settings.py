@@ -26,12 +26,14 @@ class NatsSettings(BaseSettings):
     ``NATS_CERT``, ``NATS_KEY``) are read too.
 
     ``stream``, ``durable`` and ``subjects`` optionally name the consumer this service runs,
-    so ``NatsConsumer(nc, settings.nats)`` has everything it needs (qx-worker 1.x style).
+    so ``NatsConsumer(nc, settings.nats)`` has everything it needs (qx-worker 1.x style); their
+    variables are ``QX_STREAM``, ``QX_DURABLE`` and ``QX_SUBJECTS`` (comma-separated).
     """
 
     model_config = SettingsConfigDict(
         env_prefix="NATS_",
         extra="forbid",  # a misspelt keyword is an error, not silently ignored
+        populate_by_name=True,  # stream=/durable=/subjects= besides their QX_* variables
         hide_input_in_errors=True,  # validation errors must not echo a password
     )
 
@@ -53,14 +55,17 @@ class NatsSettings(BaseSettings):
     reconnect_time_wait: float = Field(default=2.0, ge=0)
     # -1 = forever: a worker must ride out server restarts (facts §9).
     max_reconnect_attempts: int = -1
-    # the consumer this service runs (optional; see the class docstring)
-    stream: str | None = None
-    durable: str | None = None
-    subjects: Annotated[list[str] | None, NoDecode] = None
+    # the consumer this service runs (optional; see the class docstring). Read from the same
+    # QX_STREAM / QX_DURABLE variables as a generated worker's WorkerSettings.
+    stream: str | None = Field(default=None, validation_alias="QX_STREAM")
+    durable: str | None = Field(default=None, validation_alias="QX_DURABLE")
+    subjects: Annotated[list[str] | None, NoDecode] = Field(
+        default=None, validation_alias="QX_SUBJECTS"
+    )
 
     def __init__(self, **values: Any) -> None:
         # 1.x keyword and QX_NATS__* names are mapped here, each with one DeprecationWarning.
-        super().__init__(**legacy_nats_values(values, NATS_FIELDS))
+        super().__init__(**legacy_nats_values(values, NATS_ENV))
 
     @field_validator("url", mode="before")
     @classmethod
@@ -169,7 +174,7 @@ class NatsSettings(BaseSettings):
             if isinstance(value, list):
                 value = ",".join(value)
             text = str(value).lower() if isinstance(value, bool) else str(value)
-            env[f"NATS_{field.upper()}"] = text
+            env[NATS_ENV[field]] = text
         return env
 
     def __repr_args__(self) -> Any:
@@ -177,7 +182,13 @@ class NatsSettings(BaseSettings):
             yield key, (redact_url(value) if key == "url" and isinstance(value, str) else value)
 
 
-NATS_FIELDS = frozenset(NatsSettings.model_fields)
+# field -> its environment variable
+NATS_ENV = {
+    name: info.validation_alias
+    if isinstance(info.validation_alias, str)
+    else f"NATS_{name.upper()}"
+    for name, info in NatsSettings.model_fields.items()
+}
 
 
 class ConsumerSettings(BaseModel):

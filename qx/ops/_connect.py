@@ -20,7 +20,6 @@ import nats.errors
 from nats.aio.client import Client
 
 from qx.events import NatsSettings, create_nats_connection
-from qx.events._connection import permission_error
 from qx.exceptions import NatsAuthError, NatsUnavailableError
 from qx.redact import redact
 
@@ -48,7 +47,7 @@ async def connect(
     url: str | NatsSettings,
     *,
     timeout: float = 3.0,
-    on_error: Callable[[Exception], None] | None = None,
+    on_denied: Callable[[NatsAuthError], None] | None = None,
 ) -> Client:
     """Connect or raise within about ``timeout`` seconds: ``NatsAuthError`` when the
     credentials are refused, ``ConfigurationError`` for TLS/key-file problems,
@@ -57,7 +56,7 @@ async def connect(
     one_shot = s.model_copy(update={"connect_timeout": min(timeout, 2.0)})
     try:
         async with asyncio.timeout(timeout):
-            return await create_nats_connection(one_shot, one_shot=True, on_error=on_error)
+            return await create_nats_connection(one_shot, one_shot=True, on_denied=on_denied)
     except (TimeoutError, OSError, nats.errors.Error) as exc:
         reason = redact(str(exc) or type(exc).__name__, *s.secrets())
         hint = (
@@ -79,12 +78,7 @@ async def connection(url: str | NatsSettings, *, timeout: float = 3.0) -> AsyncI
     s = settings_for(url)
     denied: list[NatsAuthError] = []
 
-    def on_error(exc: Exception) -> None:
-        found = permission_error(s, exc)
-        if found is not None:
-            denied.append(found)
-
-    nc = await connect(s, timeout=timeout, on_error=on_error)
+    nc = await connect(s, timeout=timeout, on_denied=denied.append)
     try:
         yield nc
     except Exception as exc:

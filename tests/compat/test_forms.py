@@ -20,7 +20,7 @@ def no_nats_env(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     for key in list(os.environ):
-        if key.startswith(("NATS_", "QX_NATS__")):
+        if key.startswith(("NATS_", "QX_")):
             monkeypatch.delenv(key)
 
 
@@ -160,7 +160,7 @@ def test_defaults_for_one_service_come_from_its_name() -> None:
 
 def test_missing_consumer_names_say_what_to_set() -> None:
     consumer = NatsConsumer(FakeClient(), NatsSettings())  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="NATS_STREAM"):
+    with pytest.raises(ConfigurationError, match="QX_STREAM"):
         _ = consumer.settings
 
 
@@ -169,3 +169,15 @@ def test_connection_targets() -> None:
     assert as_settings(["nats://a:1", "nats://b:2"]).servers == ["nats://a:1", "nats://b:2"]
     s = NatsSettings(url="nats://c:3")
     assert as_settings(s) is s
+
+
+def test_consumer_names_share_the_generated_workers_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QX_STREAM", "ORDERS")
+    monkeypatch.setenv("QX_DURABLE", "billing")
+    monkeypatch.setenv("QX_SUBJECTS", "orders.>, refunds.>")
+    s = NatsSettings()
+    assert (s.stream, s.durable, s.subjects) == ("ORDERS", "billing", ["orders.>", "refunds.>"])
+    assert NatsSettings(stream="OTHER").stream == "OTHER"
+    assert s.to_env()["QX_SUBJECTS"] == "orders.>,refunds.>"

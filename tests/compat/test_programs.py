@@ -95,9 +95,9 @@ async def test_the_documented_program_with_explicit_consumer_settings(tmp_path: 
         out = tmp_path / "out.txt"
         env = {
             "NATS_URL": server.url,
-            "NATS_STREAM": "IDENTITY",
-            "NATS_DURABLE": "welcome-mailer",
-            "NATS_SUBJECTS": "identity.>",
+            "QX_STREAM": "IDENTITY",
+            "QX_DURABLE": "welcome-mailer",
+            "QX_SUBJECTS": "identity.>",
         }
         proc = start("canonical_prog.py", env, out)
         text = await publish_and_stop(server.url, "IDENTITY", "welcome-mailer", proc, out)

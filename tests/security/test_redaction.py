@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import os
+import string
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from qx.cqrs import Mediator
 from qx.embedded import free_port
@@ -66,21 +70,36 @@ def auth_server(tmp_path: Path) -> Iterator[ConfServer]:
         yield server
 
 
-def qxgen(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "QX_"))}
-    return subprocess.run(
-        [QXGEN, *args],
-        env={**clean, "COLUMNS": "80", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+class Started:
+    """A ``qxgen`` process started now and awaited later, so a test's commands run side by
+    side (each start imports the generator: seconds on a loaded machine)."""
+
+    def __init__(self, args: tuple[str, ...], env: dict[str, str]) -> None:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "QX_"))}
+        self.proc = subprocess.Popen(
+            [QXGEN, *args],
+            env={**clean, "COLUMNS": "80", **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+
+    def wait(self) -> subprocess.CompletedProcess[str]:
+        out, err = self.proc.communicate(timeout=60)
+        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, out, err)
 
 
-def assert_clean(result: subprocess.CompletedProcess[str], *secrets: str) -> str:
+def qxgen(*args: str, **env: str) -> Started:
+    return Started(args, env)
+
+
+def assert_clean(
+    run: Started | subprocess.CompletedProcess[str], *secrets: str, code: int = 1
+) -> str:
+    result = run.wait() if isinstance(run, Started) else run
     out = result.stdout + result.stderr
-    assert result.returncode == 1, out
+    assert result.returncode == code, out
     for secret in secrets:
         assert secret not in out
     assert "Traceback" not in out
@@ -97,8 +116,8 @@ def test_cli_failing_paths_never_print_the_url_credentials() -> None:
          f"nats://alice:{SECRET}@{down}"),
         ("dev", "-C", str(EXAMPLE), "--url", f"nats://alice:{SECRET}@{down}"),
     ]  # fmt: skip
-    for args in cases:
-        out = assert_clean(qxgen(*args), SECRET, TOKEN)
+    for run in [qxgen(*args) for args in cases]:
+        out = assert_clean(run, SECRET, TOKEN)
         assert "cannot reach NATS at nats://" in out
         assert "***@" in out, out
 
@@ -153,3 +172,83 @@ async def test_worker_refused_login_fails_fast_naming_the_user(
     assert "refused the login as user 'alice'" in str(caught.value)
     assert SECRET not in str(caught.value)
     assert SECRET not in caplog.text
+
+
+def test_cli_denied_permission_is_named(tmp_path: Path) -> None:
+    config = (
+        f'authorization {{ users = [{{user: viewer, password: "{SECRET}", '
+        'permissions: { publish: "nothing.>", subscribe: "_INBOX.>" }}] }'
+    )
+    with running(tmp_path / "perm", config) as server:
+        result = qxgen("dlq", "list", "--url", server.url, "--user", "viewer", NATS_PASSWORD=SECRET)
+        out = assert_clean(result, SECRET)
+    assert "denied user 'viewer': permissions violation for publish to" in out
+    assert "stream.info.qx_dlq" in out.lower()
+
+
+def test_generated_worker_with_a_refused_login_exits_with_one_line(
+    auth_server: ConfServer,
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "QX_"))}
+    env = {
+        **clean,
+        "PYTHONPATH": str(EXAMPLE),
+        "NATS_URL": f"nats://127.0.0.1:{auth_server.port}",
+        "NATS_USER": "alice",
+        "NATS_PASSWORD": "nope-" + SECRET,
+        "QX_LOG_LEVEL": "DEBUG",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "shop_service.worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=EXAMPLE,
+    )
+    out = assert_clean(result, SECRET)
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("worker cannot start: NATS at nats://127.0.0.1:")
+    )
+    assert "refused the login as user 'alice'" in out
+
+
+def test_key_files_of_the_wrong_kind_are_named_without_their_content(tmp_path: Path) -> None:
+    from tests.security.servers import make_nkey, make_operator
+
+    key = make_nkey(tmp_path, "worker")
+    op = make_operator(tmp_path / "op")
+    down = f"nats://127.0.0.1:{free_port()}"
+    seed_as_creds = qxgen("dlq", "list", "--url", down, "--creds", str(key.seed_file))
+    creds_as_seed = qxgen("dlq", "list", "--url", down, NATS_NKEY_SEED_FILE=str(op.creds_file))
+    missing = qxgen("dlq", "list", "--url", down, "--creds", str(tmp_path / "nope.creds"))
+    both = qxgen("dlq", "list", "--url", down, "--token", TOKEN, NATS_CREDS_FILE=str(op.creds_file))
+    out = assert_clean(seed_as_creds, key.seed)
+    assert "is not a NATS .creds file; it holds an nkey seed: pass it as NATS_NKEY_SEED_FILE" in out
+    out = assert_clean(creds_as_seed, op.user_seed)
+    assert "is a .creds file, not an nkey seed; pass it as NATS_CREDS_FILE" in out
+    assert "cannot read the credentials file" in assert_clean(missing)
+    out = assert_clean(both, TOKEN, op.user_seed, code=2)  # a usage error
+    assert "choose one authentication method" in out
+
+
+@given(
+    user=st.text(alphabet=string.ascii_letters + string.digits + "-_.", min_size=1, max_size=12),
+    secret=st.text(
+        alphabet=string.ascii_letters + string.digits + "-_.~!$&'()*+;=:@%", min_size=12
+    ),
+    servers=st.integers(min_value=1, max_value=3),
+)
+def test_redact_url_never_leaks_the_password(user: str, secret: str, servers: int) -> None:
+    url = ",".join(f"nats://{user}:{secret}@n{i}.example.test:4222" for i in range(servers))
+    expected = ",".join(f"nats://{user}:***@n{i}.example.test:4222" for i in range(servers))
+    assume(secret not in expected)  # a password that equals the user name, say
+    assert redact_url(url) == expected
+
+
+def test_qx_nats_declares_nkeys() -> None:
+    """``.creds`` and nkey auth import ``nkeys`` inside nats-py: it must come with qx."""
+    requires = importlib.metadata.requires("qx-nats") or []
+    assert any(r.split(";")[0].strip().startswith("nkeys") for r in requires), requires

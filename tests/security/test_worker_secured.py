@@ -20,8 +20,18 @@ from typing import Any
 import pytest
 
 from qx import ops
-from qx.events import ConsumerSettings, NatsPublisher, NatsSettings, create_nats_connection
+from qx.cqrs import Mediator
+from qx.events import (
+    ConsumerSettings,
+    EventRegistry,
+    NatsConsumer,
+    NatsPublisher,
+    NatsSettings,
+    create_nats_connection,
+)
 from qx.events._provision import provision
+from qx.exceptions import NatsAuthError
+from qx.worker import WorkerRuntime
 from tests.runtime.events import OrderPlaced
 from tests.security.servers import ConfServer, make_nkey, make_operator, make_tls, running
 
@@ -175,3 +185,27 @@ async def test_restricted_worker_and_dlq_list_on_a_secured_server(
         for text in (worker_out, cli.stdout, cli.stderr):
             for secret in secrets:
                 assert secret not in text
+
+
+async def test_a_missing_permission_stops_the_worker_naming_it(tmp_path: Path) -> None:
+    """Permissions for an ops-managed setup, but the worker tries to provision."""
+    perms = ops.worker_permissions(consumer_settings(False))
+    config = (
+        'authorization { users = [{user: worker, password: "pw-Qa1-secret", '
+        f"{perms.as_server_config()}}}] }}"
+    )
+    with running(tmp_path / "server", config) as server:
+        worker = WorkerRuntime(
+            consumer=NatsConsumer(
+                NatsSettings(url=server.url, user="worker", password="pw-Qa1-secret"),
+                consumer_settings(True),
+            ),
+            registry=EventRegistry(),
+            mediator=Mediator(),
+        )
+        with pytest.raises(NatsAuthError) as caught:
+            await asyncio.wait_for(worker.run(), 30)
+    message = str(caught.value)
+    assert "denied user 'worker': permissions violation for publish to" in message
+    assert "$js.api.stream.create.orders" in message
+    assert "pw-Qa1-secret" not in message
