@@ -328,3 +328,24 @@ async def test_qx_dlq_replicas_reaches_the_consumer_settings_of_a_service_worker
     monkeypatch.delenv("QX_DLQ_REPLICAS")
     async with worker_app(settings=WorkerSettings(), registry=registry, handlers=[]) as worker:
         assert worker.consumer.settings.dlq_replicas is None  # = the source stream's count
+
+
+async def test_a_dlq_stream_with_a_small_max_msg_size_still_gets_a_reference_record(
+    make_worker: WorkerFactory, nc: Client, names: Names, nats_url: str
+) -> None:
+    """Ops may cap the DLQ stream's message size: a refused layout falls through to a smaller
+    one instead of retrying forever."""
+    js = nc.jetstream()
+    await js.add_stream(
+        name=names.dlq_stream, subjects=[f"{names.dlq_prefix}.>"], max_msg_size=8192
+    )
+    await provision(js, names.consumer_settings(), batch=8)
+    body = json.dumps({"order_id": "o-" + "y" * 20_000, "total": -1}).encode()
+    await raw_publish(nats_url, subject(names), build_header_block(ce("capped")), body)
+    async with WorkerHarness(make_worker([Accepts])):
+        (record,) = await wait_for_dlq(nc, names.dlq_stream)
+    assert record.reason == "poison:schema_invalid"
+    assert record.payload_omitted
+    assert record.headers == ce("capped")
+    (result,) = await ops.replay(nc, names.dlq_stream, [record.id])
+    assert result.ok, result.error
