@@ -146,3 +146,31 @@ async def test_dlq_leader_down_while_poison_exhausts(cluster: Cluster, tmp_path:
         origins="/".join(sorted({r.origin for r in records})),
     )
     await nc.close()
+
+
+async def test_an_r1_dlq_is_raised_with_its_source_stream(cluster: Cluster) -> None:
+    """Upgrading: a DLQ provisioned next to an R1 source is raised to R3 (advisory consumer
+    included) once the source is R3 and a worker provisions again."""
+    nc = await connect(cluster.url)
+    js = nc.jetstream()
+    await provision_stream(nc, "FAULTS", "faults.>", replicas=1)
+    parts = (SETTINGS.dlq_stream, SETTINGS.advisory_stream)
+
+    async def replicas() -> tuple[int, int, int]:
+        return (
+            await replicas_of(nc, parts[0]),
+            await replicas_of(nc, parts[1]),
+            await replicas_of(nc, parts[1], SETTINGS.advisory_durable),
+        )
+
+    assert await replicas() == (1, 1, 1)
+    info = await js.stream_info("FAULTS")
+    info.config.num_replicas = 3
+    await js.update_stream(info.config)
+    await provision_stream(nc, "FAULTS", "faults.>", replicas=1)  # a worker starting again
+
+    async def raised() -> bool:
+        return await replicas() == (3, 3, 3)
+
+    await wait_until(raised, 30, "DLQ, advisory stream and consumer at R3")
+    await nc.close()
