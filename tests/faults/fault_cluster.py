@@ -31,6 +31,7 @@ from tests.faults.harness import (
 pytestmark = pytest.mark.nats
 
 SUBJECT = "faults.orders.order.placed.v1"
+OUTAGE = 40.0  # seconds the DLQ leader's node stays down (the measured case)
 SETTINGS = ConsumerSettings(stream="FAULTS", durable="faults", subjects=["faults.>"])
 
 
@@ -124,7 +125,7 @@ async def test_dlq_leader_down_while_poison_exhausts(cluster: Cluster, tmp_path:
         down_at = time.monotonic()
         worker.start()
         await publish_steadily(nc, SUBJECT, mixed, 100.0, published)
-        await asyncio.sleep(max(0.0, 15.0 - (time.monotonic() - down_at)))  # 15 s outage
+        await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - down_at)))
         await asyncio.to_thread(cluster.node(dlq_leader).start)
 
         async def all_recorded() -> bool:
@@ -136,7 +137,7 @@ async def test_dlq_leader_down_while_poison_exhausts(cluster: Cluster, tmp_path:
         worker.stop()
     records = await dlq_records(nc)
     account(
-        "R3: DLQ leader down 15 s, 60 poison",
+        f"R3: DLQ leader down {OUTAGE:.0f} s, 60 poison",
         published,
         handled_lines(log),
         records,
