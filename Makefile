@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest demo bench bench-quick generate check-generated compat-check check-asyncapi clean
+.PHONY: setup test test-faults lint typecheck pytest demo bench bench-quick generate check-generated compat-check check-asyncapi clean
 
 # Two distributions, both editable: the runtime (qx-nats, root pyproject) and the generator
 # (qxgen, packaging/qxgen/pyproject.toml).
@@ -34,6 +34,11 @@ pytest: $(STAMP)
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck check-generated compat-check check-asyncapi pytest
+
+# Fault scenarios (worker/server/cluster-node kills, poison corpus) on real servers and worker
+# processes; they print published = handled + dead-lettered per scenario. Not in `make test`.
+test-faults: $(STAMP)
+	$(BIN)/pytest tests/faults -o python_files='fault_*.py' -p no:cacheprovider -q --timeout 300
 
 demo: $(STAMP)
 	$(BIN)/python -m qxgen.demo

@@ -87,8 +87,10 @@ def parse_envelope(
 
 
 def _json(body: bytes) -> Any:
+    # UTF-8 only (RFC 8259 §8.1, and CloudEvents' JSON format): json.loads(bytes) would also
+    # guess UTF-16/32 from the first bytes, turning binary junk into "valid" events.
     try:
-        return json.loads(body)
+        return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         preview = body[:60].decode("utf-8", "replace")
         raise InvalidJsonError(f"body is not valid JSON ({exc}); body starts {preview!r}") from None

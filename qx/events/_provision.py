@@ -6,8 +6,11 @@ are managed by ops; the worker then only binds and fails fast if something is mi
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
+import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -17,7 +20,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import APIError, BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NotFoundError, ServiceUnavailableError
 
 from qx.events._settings import ConsumerSettings
 from qx.exceptions import ConfigurationError
@@ -27,6 +30,8 @@ log = logging.getLogger("qx.provision")
 # Enough to keep the pipeline full even with a large prefetch; see facts §8.
 DEFAULT_MAX_ACK_PENDING = 1000
 _SUBJECTS_OVERLAP = 10065
+PROVISION_PATIENCE = 60.0
+_TRANSIENT = (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError)
 # "replicas > 1 not supported in non-clustered mode", "insufficient resources" (too few peers)
 _REPLICAS_ERRORS = {10074, 10023}
 
@@ -183,7 +188,31 @@ async def find_advisory_stream(js: JetStreamContext, s: ConsumerSettings) -> str
 
 
 async def provision(js: JetStreamContext, s: ConsumerSettings, batch: int) -> str:
-    """Everything a worker needs; returns the advisory stream's name (see ``ensure_dlq``)."""
+    """Everything a worker needs; returns the advisory stream's name (see ``ensure_dlq``).
+
+    A cluster electing a leader (a node just died) answers JetStream API requests with
+    timeouts or 503 for a few seconds: retried here for up to ``PROVISION_PATIENCE`` seconds,
+    so a worker started during a node outage waits instead of exiting.
+    """
+    deadline = time.monotonic() + PROVISION_PATIENCE
+    delay = 0.25
+    while True:
+        try:
+            return await _provision(js, s, batch)
+        except _TRANSIENT as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "provisioning %s waits for JetStream (%s); retrying in %.1fs",
+                s.stream,
+                type(exc).__name__,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def _provision(js: JetStreamContext, s: ConsumerSettings, batch: int) -> str:
     source_replicas = await ensure_stream(
         js, s.stream, s.stream_subjects or s.subjects, max_age=s.stream_max_age
     )

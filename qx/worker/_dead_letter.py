@@ -111,21 +111,26 @@ class DeadLetterWriter:
                 delay = min(delay * 2, _RETRY_MAX)
 
     async def _publish(self, pairs: HeaderPairs, body: bytes, facts: dict[str, str]) -> None:
-        """The first layout of the record that the server's limits allow (see ``qx.dlq``)."""
+        """The first layout of the record that the server's limits allow (see ``qx.dlq``).
+
+        A layout the stream refuses as a bad request (its own ``max_msg_size``, say) falls
+        through to the next, smaller one; other failures are raised for the caller to retry.
+        """
         nc = self._connection()
         subject = self._settings.dlq_subject
+        refused: Exception | None = None
         for record_headers, record_body in dlq.record_layouts(pairs, body, facts):
             try:
                 check_size(nc, subject, record_body, record_headers)
-            except PayloadTooLargeError:
-                continue
-            await publish_with_retry(
-                nc, subject, record_body, record_headers, attempts=2, timeout=2.0
-            )
-            return
+                await publish_with_retry(
+                    nc, subject, record_body, record_headers, attempts=2, timeout=2.0
+                )
+                return
+            except (PayloadTooLargeError, nats.js.errors.BadRequestError) as exc:
+                refused = exc
         raise PayloadTooLargeError(  # only if max_payload is below a few KiB
             f"even the facts-only DLQ record for {facts.get(dlq.H_STREAM)} seq "
-            f"{facts.get(dlq.H_SEQ)} exceeds the server's max_payload"
+            f"{facts.get(dlq.H_SEQ)} was refused ({refused})"
         )
 
     async def _stored_original(

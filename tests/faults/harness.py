@@ -271,11 +271,14 @@ def account(
     records: list[DlqRecord],
     started: float,
     expect_dead: set[str] | None = None,
+    record_key: Callable[[DlqRecord], str] | None = None,
     **notes: object,
 ) -> Report:
-    """published = handled + dead-lettered, by event id; duplicates counted, not hidden."""
+    """published = handled + dead-lettered, by event id (or ``record_key``); duplicates
+    counted, not hidden."""
     handled = Counter(lines)
-    dead = Counter(ops.event_id_of(r) or f"seq:{r.stream_seq}" for r in records)
+    key = record_key or (lambda r: ops.event_id_of(r) or f"seq:{r.stream_seq}")
+    dead = Counter(key(r) for r in records)
     wanted = set(published)
     lost = wanted - set(handled) - set(dead)
     report = Report(

@@ -20,11 +20,14 @@ from nats.aio.client import Client
 from qx import dlq, ops
 from qx.core import Result
 from qx.cqrs import integration_event_handler
+from qx.events import EventRegistry
 from qx.events._headers import build_header_block
 from qx.events._provision import ensure_dlq, provision
 from qx.events._stored import get_stored
 from qx.exceptions import ConfigurationError, NonRetryableError
+from qx.service import worker_app
 from qx.testing import WorkerHarness
+from qx.worker import WorkerSettings
 from qxgen.ops_commands import register
 from tests.runtime.conftest import Names, WorkerFactory
 from tests.runtime.events import OrderPlaced
@@ -310,3 +313,39 @@ async def test_dlq_briefly_unavailable_on_the_final_delivery_is_written_once_it_
     assert record.traceback
     assert "RuntimeError: downstream is down for o-1" in record.traceback
     assert [s.dead_letter_written for s in settled][-1] is True
+
+
+async def test_qx_dlq_replicas_reaches_the_consumer_settings_of_a_service_worker(
+    monkeypatch: pytest.MonkeyPatch, registry: EventRegistry
+) -> None:
+    """The generated worker reads WorkerSettings from QX_* variables and builds through
+    worker_app: the replica setting must arrive in ConsumerSettings."""
+    monkeypatch.setenv("QX_DLQ_REPLICAS", "3")
+    monkeypatch.setenv("QX_STREAM", "ORDERS")
+    monkeypatch.setenv("QX_DURABLE", "orders")
+    async with worker_app(settings=WorkerSettings(), registry=registry, handlers=[]) as worker:
+        assert worker.consumer.settings.dlq_replicas == 3
+    monkeypatch.delenv("QX_DLQ_REPLICAS")
+    async with worker_app(settings=WorkerSettings(), registry=registry, handlers=[]) as worker:
+        assert worker.consumer.settings.dlq_replicas is None  # = the source stream's count
+
+
+async def test_a_dlq_stream_with_a_small_max_msg_size_still_gets_a_reference_record(
+    make_worker: WorkerFactory, nc: Client, names: Names, nats_url: str
+) -> None:
+    """Ops may cap the DLQ stream's message size: a refused layout falls through to a smaller
+    one instead of retrying forever."""
+    js = nc.jetstream()
+    await js.add_stream(
+        name=names.dlq_stream, subjects=[f"{names.dlq_prefix}.>"], max_msg_size=8192
+    )
+    await provision(js, names.consumer_settings(), batch=8)
+    body = json.dumps({"order_id": "o-" + "y" * 20_000, "total": -1}).encode()
+    await raw_publish(nats_url, subject(names), build_header_block(ce("capped")), body)
+    async with WorkerHarness(make_worker([Accepts])):
+        (record,) = await wait_for_dlq(nc, names.dlq_stream)
+    assert record.reason == "poison:schema_invalid"
+    assert record.payload_omitted
+    assert record.headers == ce("capped")
+    (result,) = await ops.replay(nc, names.dlq_stream, [record.id])
+    assert result.ok, result.error

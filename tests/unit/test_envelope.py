@@ -127,6 +127,8 @@ def test_qx_envelope_with_headers_and_body() -> None:
         ({**CE, "ce-id": ""}, b"{}", MissingEnvelopeFieldError),
         ({k: v for k, v in CE.items() if k != "ce-source"}, b"{}", MissingEnvelopeFieldError),
         ({**CE, "ce-specversion": "0.3"}, b"{}", UnsupportedSpecVersionError),
+        (CE, '{"a": 1}'.encode("utf-16"), InvalidJsonError),  # JSON is UTF-8 (RFC 8259)
+        (CE, b'\xff\xfe{"a": 1}', InvalidJsonError),
         ({**CE, "ce-id": "p-%zz-%E0%A4"}, b"{}", InvalidPercentEncodingError),
         ({**CE, "ce-id": "p-%E0%A4"}, b"{}", InvalidPercentEncodingError),
         ({**CE, "ce-type": "orders%2"}, b"{}", InvalidPercentEncodingError),

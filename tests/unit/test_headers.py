@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qx import dlq
+from qx.events import EventRegistry
 from qx.events._envelope import parse_envelope
 from qx.events._headers import (
     build_header_block,
@@ -20,6 +21,10 @@ from qx.events._headers import (
     publishable,
 )
 from qx.exceptions import InvalidPercentEncodingError, PoisonMessageError
+from tests.runtime.events import ORDER_SCHEMA, OrderPlaced
+
+REGISTRY = EventRegistry()
+REGISTRY.register(OrderPlaced, schema=ORDER_SCHEMA)
 
 TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789" + string.ascii_letters
 TOKEN = st.text(alphabet=TOKEN_CHARS, min_size=1, max_size=12)
@@ -148,9 +153,11 @@ BODIES = st.one_of(
 def test_envelope_decoder_on_raw_blocks_raises_only_poison_errors(
     block: bytes, body: bytes, subject: str
 ) -> None:
+    """What the worker does before dispatch: decode, then build the typed event."""
     headers = dict(parse_header_block(block))
     try:
         env = parse_envelope(subject, headers, body)
+        REGISTRY.build(env.event_type, env.event_version, env.data)
     except PoisonMessageError as exc:
         assert exc.reason
         assert exc.message
