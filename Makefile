@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/consumer_bench.py
 	$(BIN)/python bench/validation_cost.py
 	$(BIN)/python bench/generator_bench.py
+	$(BIN)/python bench/generator_big_inputs.py
 
 bench-quick: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'

@@ -39,6 +39,9 @@ _LINE_LIMIT = 100
 # Larger enums are typed by their base type and left to the validator: a 100k-member Enum
 # class takes minutes to generate and import and helps no handler.
 ENUM_LIMIT = 1000
+# Objects with more properties get no declared fields (datamodel-code-generator needs about a
+# minute for 30k): the validator checks them, the model keeps them as extras (``model_extra``).
+PROPERTY_LIMIT = 2000
 # Keywords whose pydantic counterpart is stricter than JSON Schema, or that pydantic cannot
 # express; the validator enforces them (see _present).
 _LEFT_TO_VALIDATOR = frozenset(
@@ -227,6 +230,7 @@ def _present(node: Any) -> Any:
       what applicators evaluated) are dropped too;
     * ``additionalProperties: false`` next to ``allOf``/``anyOf``/``oneOf`` is dropped;
     * an enum of more than ``ENUM_LIMIT`` values is typed by its base type;
+    * an object of more than ``PROPERTY_LIMIT`` properties declares no fields (extras kept);
     * ``number`` is ``int | float`` (an integer too big for a float is still a number);
     * an object that allows unknown properties keeps them (``extra="allow"``), so
       ``to_json_data()`` gives back what was validated.
@@ -239,6 +243,18 @@ def _present(node: Any) -> Any:
         node = {k: v for k, v in node.items() if k != "additionalProperties"}
     if isinstance(node.get("enum"), list) and len(node["enum"]) > ENUM_LIMIT:
         node = {k: v for k, v in node.items() if k != "enum"}
+    if isinstance(node.get("properties"), dict) and len(node["properties"]) > PROPERTY_LIMIT:
+        count = len(node["properties"])
+        node = {
+            k: v
+            for k, v in node.items()
+            if k not in ("properties", "required", "additionalProperties", "description")
+        }
+        node["additionalProperties"] = True
+        node["description"] = (
+            f"{count} properties, more than qxgen's limit of {PROPERTY_LIMIT} fields per model: "
+            "the validator checks them; read them from model_extra."
+        )
     kind = node.get("type")
     if kind == "number" or (isinstance(kind, list) and "number" in kind and "integer" not in kind):
         # pydantic's float rejects integers beyond float range (10**400 is a JSON number).

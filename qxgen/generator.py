@@ -70,8 +70,8 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
     schemas_display = config.display(config.schemas)
     step(f"loading schemas from {schemas_display}")
     files = load_schema_dir(config.schemas, schemas_display)
-    step(f"checking {len(files)} schema files")
-    for file in files:
+    for index, file in enumerate(files, start=1):
+        step(f"checking schema {index}/{len(files)}: {file.display}")
         check_schema(file)
     pyproject = config.display(config.project_dir / "pyproject.toml")
     specs = read_event_specs(files, config.events, pyproject)
@@ -127,8 +127,8 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
         OutputFile(str(package_rel / "worker.py"), _py(env, "worker.py.jinja", context)),
         OutputFile(str(package_rel / "relay.py"), _py(env, "relay.py.jinja", context)),
     ]
-    step("compiling each event schema with the runtime's validator")
-    for spec, view in zip(specs, views, strict=True):
+    for index, (spec, view) in enumerate(zip(specs, views, strict=True), start=1):
+        step(f"compiling event schema {index}/{len(specs)} with the runtime's validator")
         schema = bundle.standalone(names[_key(spec)])
         _check_compiles(spec, schema)
         owned.append(
@@ -172,12 +172,33 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
             f.path: hashlib.sha256(f.content.encode("utf-8")).hexdigest()
             for f in sorted(owned, key=lambda f: f.path)
         },
-        "scaffold": sorted(f.path for f in scaffold),
+        "scaffold": sorted(
+            {f.path for f in scaffold} | _still_orphaned(config.out, manifest_path, scaffold)
+        ),
         # Names are kept from one run to the next (see _event_class_names).
         "names": {_name_key(_key(s)): names[_key(s)] for s in specs},
     }
     owned.append(OutputFile(manifest_path, json.dumps(manifest, indent=2) + "\n"))
     return Plan(files=sorted([*owned, *scaffold], key=lambda f: f.path), manifest=manifest_path)
+
+
+def _still_orphaned(out: Path, manifest_path: str, scaffold: list[OutputFile]) -> set[str]:
+    """Scaffold files of earlier runs no longer generated but still on disk. They stay listed
+    in the manifest, so ``--check`` fails on every run (not just the first) until the file is
+    deleted or its code moved: a handler importing a deleted class must not pass CI."""
+    listed = read_manifest(out / manifest_path).get("scaffold", [])
+    if not isinstance(listed, list):
+        return set()
+    produced = {f.path for f in scaffold}
+    root = out.resolve()
+    return {
+        p
+        for p in listed
+        if isinstance(p, str)
+        and p not in produced
+        and (root / p).resolve().is_relative_to(root)
+        and (out / p).is_file()
+    }
 
 
 def _check_compiles(spec: EventSpec, schema: dict[str, Any]) -> None:

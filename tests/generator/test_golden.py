@@ -2,21 +2,46 @@
 
 Adding a case is adding a folder with a ``pyproject.toml`` (``[tool.qxgen]`` with
 ``out = "expected"``) and ``schemas/``; run with ``--update-golden`` to write ``expected/``.
+A case named ``error_*`` must be refused: ``expected_stderr.txt`` holds what ``qxgen generate``
+prints (exit code 2, nothing written).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from qxgen import load_config, plan, write
-from tests.generator.conftest import GOLDEN, copy_tree, lint_and_typecheck
+from tests.generator.conftest import GOLDEN, copy_tree, lint_and_typecheck, run_tool
 
-CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "schemas").is_dir())
+ALL_CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "schemas").is_dir())
+CASES = [c for c in ALL_CASES if not c.startswith("error_")]
+ERROR_CASES = [c for c in ALL_CASES if c.startswith("error_")]
+
+
+def test_there_are_enough_golden_cases() -> None:
+    assert len(ALL_CASES) >= 12
+    assert len(ERROR_CASES) >= 5
+
+
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_golden_error_case_is_refused_with_expected_stderr(
+    case: str, tmp_path: Path, update_golden: bool
+) -> None:
+    root = GOLDEN / case
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    result = run_tool("qxgen", "generate", "--out", str(tmp_path / "out"), cwd=root, env=env)
+    expected = root / "expected_stderr.txt"
+    if update_golden:
+        expected.write_text(result.stderr, encoding="utf-8")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == expected.read_text(encoding="utf-8")
+    assert not (tmp_path / "out").exists(), "a refused generation wrote files"
 
 
 @pytest.mark.parametrize("case", CASES)

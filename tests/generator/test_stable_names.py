@@ -171,7 +171,14 @@ def test_an_orphaned_scaffold_handler_is_warned_about_kept_and_fails_check(
         "from .handlers.renamed_v1 import RenamedV1Handler"
         in (project / "svc" / "worker.py").read_text()
     )
-    # Reported once; the new manifest no longer lists it.
+    # Reported on every run until it is dealt with, then never again.
+    for _ in range(2):
+        again = run("generate", "--check")
+        assert again.exit_code == 1
+        assert "orphaned: svc/handlers/user_registered_v1.py" in again.output
+        assert "warning: svc/handlers/user_registered_v1.py" in run("generate").output
+    handler.unlink()
+    assert run("generate").exit_code == 0
     assert run("generate", "--check").exit_code == 0
 
 

@@ -1,0 +1,1 @@
+"""golden_declared_events: an event worker built with qx."""

@@ -1,0 +1,1 @@
+"""golden_drafts: an event worker built with qx."""

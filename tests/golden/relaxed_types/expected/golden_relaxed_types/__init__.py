@@ -1,0 +1,1 @@
+"""golden_relaxed_types: an event worker built with qx."""

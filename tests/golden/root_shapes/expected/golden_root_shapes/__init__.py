@@ -1,0 +1,1 @@
+"""golden_root_shapes: an event worker built with qx."""
