@@ -9,12 +9,17 @@ from typing import Any
 import nats
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from qx.events import EventRegistry, IntegrationEvent, NatsPublisher
 from qx.events._registry import UPCAST_FROM, UPCAST_TO
 from qx.exceptions import ConfigurationError
 from qx.testing import WorkerHarness
 from qx.worker import Settled
+
+# One global tracer provider per process: share the runtime tests' fixture and exporter.
+from tests.runtime.test_tracing import spans  # noqa: F401
 
 SERVICE = Path(__file__).resolve().parents[2] / "examples" / "shop_service"
 
@@ -122,8 +127,13 @@ async def run_example_with_upcaster(
 
 @pytest.mark.nats
 async def test_v1_message_is_handled_by_the_v2_handler_on_a_real_server(
-    fresh_nats_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    fresh_nats_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
 ) -> None:
+    exporter: InMemorySpanExporter = request.getfixturevalue("spans")
+
     def make_upcast(v2: Any) -> Any:
         def upcast(event: Any) -> Any:
             return v2(
@@ -142,6 +152,11 @@ async def test_v1_message_is_handled_by_the_v2_handler_on_a_real_server(
     # The v2 handler's own log line: it names the locale (v2's default), the v1 handler does not.
     assert "welcome mail (en) queued for Ada <ada@example.com>" in caplog.text
     assert "welcome mail queued for" not in caplog.text
+    consumer = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.CONSUMER]
+    assert len(consumer) == 1
+    attributes = consumer[0].attributes or {}
+    assert attributes[UPCAST_FROM] == 1
+    assert attributes[UPCAST_TO] == 2
 
 
 @pytest.mark.nats
