@@ -18,6 +18,7 @@ from qxgen._bundle import Bundler, dumps
 from qxgen._loader import EventSpec, check_schema, load_schema_dir, read_event_specs
 from qxgen._models import EventClass, render_events
 from qxgen._naming import RESERVED_CLASS_NAMES, pascal_case, snake_case
+from qxgen._upcasters import upcaster_scaffold, upcaster_views
 from qxgen._version import VERSION
 from qxgen.config import GeneratorConfig
 from qxgen.errors import SchemaError
@@ -115,6 +116,7 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
         "events": views,
         "subjects": sorted({e.subject for e in events}),
         "settings_fields": _settings_fields(config),
+        "upcasters": upcaster_views(views),  # a new version of a type: an upcaster stub
     }
 
     step(f"generating models for {len(specs)} events (datamodel-code-generator)")
@@ -158,6 +160,9 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
                 owned=False,
             )
         )
+    scaffold += upcaster_scaffold(
+        env, context, upcaster_views(views), package_rel, config.display(config.out)
+    )
     # Parent packages of a dotted package need an __init__ too.
     for parent in list(package_rel.parents)[:-1]:
         scaffold.append(OutputFile(str(parent / "__init__.py"), "", owned=False))

@@ -64,17 +64,14 @@ class RunResult:
         breaking = sum(len(r.comparison.breaking(self.mode)) for r in self.results)
         undecided = sum(len(r.comparison.undecided(self.mode)) for r in self.results)
         events = len({(r.type, r.version) for r in self.failing()})
-        summary = f"{self.compared} event schema comparison(s)"
+        summary = f"{self.compared} compared"
         if self.compatible:
-            extra = (
-                f", {undecided} undecided change(s) (--strict fails on them)" if undecided else ""
-            )
-            out.append(f"{self.mode} compatible: {summary}{extra}")
+            extra = f", {undecided} undecided (--strict fails on them)" if undecided else ""
+            out.append(f"{self.mode} compatible ({summary}{extra})")
         else:
             out.append(
-                f"not {self.mode} compatible: {breaking} breaking and {undecided} undecided "
-                f"change(s) in {events} event(s) ({summary}); keep the old version and add "
-                "the change as version N+1"
+                f"not {self.mode} compatible: {breaking} breaking, {undecided} undecided in "
+                f"{events} event(s) ({summary}); add the change as version N+1"
             )
         return out
 

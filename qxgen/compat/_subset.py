@@ -119,7 +119,7 @@ class Checker:
         self.flipped = flipped
         self.findings: list[Finding] = []
         self._stack: set[tuple[int, int]] = set()
-        self._validators: dict[tuple[int, str], Any] = {}
+        self._validators: dict[tuple[str, str], Any] = {}
 
     # -- entry points --------------------------------------------------------------------
 
@@ -207,7 +207,8 @@ class Checker:
             return True
         if schema is False:
             return False
-        key = (id(schema), "b" if root is self.b_root else "a")
+        # By content, not id(): merged schemas are transient and their ids get reused.
+        key = ("b" if root is self.b_root else "a", json.dumps(schema, sort_keys=True))
         validator = self._validators.get(key)
         if validator is None:
             document = {"$schema": _DRAFT, **schema}
@@ -444,7 +445,6 @@ class Checker:
     def clean_cross(self, b_node: Any, a_node: Any) -> bool:
         """``b_node ⊆ a_node`` with the roots swapped (for ``not``: N_b ⊆ N_a ⇒ ¬N_a ⊆ ¬N_b)."""
         other = Checker(self.b_root, self.a_root, flipped=not self.flipped)
-        other._validators = {}
         other.sub(b_node, a_node, "", "")
         return not other.findings
 

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -239,3 +241,27 @@ def test_generate_accepts_compatible_rewrite(project: Path) -> None:
     write(project / "schemas" / "shared" / "money.json", {**MONEY, "maximum": 5000})
     result = invoke("generate")
     assert result.exit_code == 0, result.output
+
+
+def test_the_installed_command_in_a_ci_shell(project: Path) -> None:
+    """As CI runs it: the console script, 80 columns, exit codes and one line per change."""
+    qxgen = Path(sys.executable).parent / "qxgen"
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+
+    def sh(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(qxgen), *args], cwd=project, env=env, capture_output=True, text=True, check=False
+        )
+
+    assert sh("compat", "--against", "HEAD").returncode == 0
+    write(project / "schemas" / "shared" / "money.json", {**MONEY, "maximum": 100})
+    done = sh("compat", "--against", "HEAD")
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[1].startswith("  breaking   #/properties/total/maximum: MAXIMUM_DECREASED")
+    assert lines[1].endswith("old messages with total in (100, 1000] are rejected")
+    missing = sh("compat", "--against", "no-such-branch")
+    assert missing.returncode == 2
+    assert missing.stdout == ""
+    assert "git ref 'no-such-branch' not found" in missing.stderr
+    assert "Traceback" not in missing.stderr

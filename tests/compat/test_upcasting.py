@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from qx.events import EventRegistry, IntegrationEvent, NatsPublisher
 from qx.events._registry import UPCAST_FROM, UPCAST_TO
 from qx.exceptions import ConfigurationError
 from qx.testing import WorkerHarness
+from qx.worker import Settled
+
+# One global tracer provider per process: share the runtime tests' fixture and exporter.
+from tests.runtime.test_tracing import spans  # noqa: F401
 
 SERVICE = Path(__file__).resolve().parents[2] / "examples" / "shop_service"
 
@@ -89,46 +96,80 @@ def test_bad_upcasters_are_refused() -> None:
         wrong.build("test.ping", 1, {"name": "x"})
 
 
-@pytest.mark.nats
-async def test_v1_message_is_handled_by_the_v2_handler_on_a_real_server(
-    fresh_nats_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+async def run_example_with_upcaster(
+    nats_url: str, monkeypatch: pytest.MonkeyPatch, make_upcast: Any
+) -> list[Settled]:
+    """Publish the v1 example to the example service whose registry has a v1 -> v2 upcaster."""
     monkeypatch.syspath_prepend(str(SERVICE))
-    monkeypatch.setenv("NATS_URL", fresh_nats_url)
+    monkeypatch.setenv("NATS_URL", nats_url)
     from shop_service import worker as worker_module
     from shop_service.integration.events import UserRegisteredV1, UserRegisteredV2
     from shop_service.integration.registry import build_registry, load_schema
 
-    def upcast(event: UserRegisteredV1) -> UserRegisteredV2:
-        return UserRegisteredV2(
-            user_id=event.user_id,
-            email=event.email,
-            given_name=event.display_name,
-            registered_at=event.registered_at,
-        )
-
     def with_upcaster(*, validate_payloads: bool = True) -> EventRegistry:
         reg = build_registry(validate_payloads=validate_payloads)
-        reg.register_upcaster(UserRegisteredV1, UserRegisteredV2, upcast)
+        reg.register_upcaster(UserRegisteredV1, UserRegisteredV2, make_upcast(UserRegisteredV2))
         return reg
 
     monkeypatch.setattr(worker_module, "build_registry", with_upcaster)
     example = load_schema("identity.user.registered.v1.json")["examples"][0]
-    nc = await nats.connect(fresh_nats_url)
+    nc = await nats.connect(nats_url)
     try:
-        with caplog.at_level(logging.INFO):
-            async with (
-                worker_module.build(worker_module.Settings()) as worker,
-                WorkerHarness(worker) as h,
-            ):
-                await NatsPublisher(nc, source="test").publish(
-                    UserRegisteredV1.model_validate(example)
-                )
-                settled = await h.wait_settled(1)
+        async with (
+            worker_module.build(worker_module.Settings()) as worker,
+            WorkerHarness(worker) as h,
+        ):
+            await NatsPublisher(nc, source="test").publish(UserRegisteredV1.model_validate(example))
+            return await h.wait_settled(1)
     finally:
         await nc.close()
+
+
+@pytest.mark.nats
+async def test_v1_message_is_handled_by_the_v2_handler_on_a_real_server(
+    fresh_nats_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
+) -> None:
+    exporter: InMemorySpanExporter = request.getfixturevalue("spans")
+
+    def make_upcast(v2: Any) -> Any:
+        def upcast(event: Any) -> Any:
+            return v2(
+                user_id=event.user_id,
+                email=event.email,
+                given_name=event.display_name,
+                registered_at=event.registered_at,
+            )
+
+        return upcast
+
+    with caplog.at_level(logging.INFO):
+        settled = await run_example_with_upcaster(fresh_nats_url, monkeypatch, make_upcast)
     assert settled[0].decision == "ack"
     assert "upcast identity.user.registered v1 -> v2" in caplog.text
     # The v2 handler's own log line: it names the locale (v2's default), the v1 handler does not.
     assert "welcome mail (en) queued for Ada <ada@example.com>" in caplog.text
     assert "welcome mail queued for" not in caplog.text
+    consumer = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.CONSUMER]
+    assert len(consumer) == 1
+    attributes = consumer[0].attributes or {}
+    assert attributes[UPCAST_FROM] == 1
+    assert attributes[UPCAST_TO] == 2
+
+
+@pytest.mark.nats
+async def test_a_failing_upcaster_dead_letters_with_the_reason(
+    fresh_nats_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def make_upcast(v2: Any) -> Any:
+        def upcast(event: Any) -> Any:
+            raise NotImplementedError("upcaster not written yet")
+
+        return upcast
+
+    settled = await run_example_with_upcaster(fresh_nats_url, monkeypatch, make_upcast)
+    assert settled[0].decision == "dead_letter"
+    assert settled[0].dead_letter_written is True
+    assert "upcaster not written yet" in (settled[0].error or "") + (settled[0].reason or "")

@@ -15,6 +15,7 @@ from typing import Any
 
 from qx.events import EventRegistry, IntegrationEvent
 
+from ..upcasters import register_upcasters
 from .events import (
     AccountClosedV1,
     AccountOpenedV1,
@@ -47,4 +48,5 @@ def build_registry(*, validate_payloads: bool = True) -> EventRegistry:
     registry = EventRegistry(validate_payloads=validate_payloads)
     for event, schema_file in EVENTS:
         registry.register(event, schema=load_schema(schema_file))
+    register_upcasters(registry)  # upcasters/__init__.py: yours to edit
     return registry
