@@ -7,11 +7,13 @@ Starts its own nats-server (``qx.embedded``) and, for PostgreSQL, an embedded se
   drains it; the timed window runs from the first claim to the last row marked sent, every
   event having its PubAck. ``--keys`` aggregate keys (rows of one key go one after the other;
   different keys in parallel); ``--keys 0`` means no key at all.
-* latency: ``--samples`` events one at a time, each timed from the start of the producing
-  operation to its arrival at a core NATS subscriber on the subject: ``direct`` is
-  ``NatsPublisher.publish`` (waits for the PubAck); ``outbox`` is a transaction with
-  ``tx.publish`` + commit, picked up by a running relay (PostgreSQL: LISTEN/NOTIFY; SQLite:
-  polling every ``--poll`` seconds). Samples start at random moments, so SQLite's share is
+* latency: ``--samples`` requests one at a time, each timed from the start of the request's
+  database transaction (one business row inserted) to the event's arrival at a core NATS
+  subscriber on the subject. ``direct``: commit, then ``NatsPublisher.publish`` (waits for the
+  PubAck), the dual write the outbox replaces; ``outbox``: ``tx.publish`` inside the same
+  transaction, commit, then a running relay picks it up (PostgreSQL: LISTEN/NOTIFY; SQLite:
+  polling every ``--poll`` seconds). Both pay the commit, so the difference is what the outbox
+  adds. Samples start at random moments, so SQLite's share is
   about half the poll interval on average, as for real traffic.
 
 Numbers depend heavily on the machine's load; the bench only prints them.
@@ -39,10 +41,13 @@ from typing import Any
 
 import nats
 from nats.aio.client import Client
+from sqlalchemy import text
 
 from qx.embedded import EmbeddedNatsServer
 from qx.events import IntegrationEvent, NatsPublisher
 from qx.outbox import Outbox, Relay, RelaySettings
+
+_INSERT = text("INSERT INTO bench_orders (id, n) VALUES (:id, :n)")
 
 
 class BenchEvent(IntegrationEvent):
@@ -96,6 +101,8 @@ async def latency(
     publisher = NatsPublisher(nc, source="bench")
     outbox = Outbox.from_url(url, source="bench")
     await outbox.migrate()
+    async with outbox.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS bench_orders (id TEXT, n INTEGER)"))
     relay = Relay(outbox.engine, nc, RelaySettings(poll_interval=poll), name="bench")
     task = asyncio.create_task(relay.run())
     await relay.wait_running()
@@ -108,11 +115,12 @@ async def latency(
             waiters[eid] = asyncio.Event()
             event = BenchEvent(order_id=str(i), n=i)
             start = time.perf_counter()
+            async with outbox.transaction() as tx:
+                await tx.session.execute(_INSERT, {"id": eid, "n": i})
+                if mode == "outbox":
+                    await tx.publish(event, subject=subject, event_id=eid, key=str(i))
             if mode == "direct":
                 await publisher.publish(event, subject=subject, event_id=eid)
-            else:
-                async with outbox.transaction() as tx:
-                    await tx.publish(event, subject=subject, event_id=eid, key=str(i))
             await asyncio.wait_for(waiters[eid].wait(), 30)
             results[mode].append((arrived[eid] - start) * 1000)
     relay.stop()
