@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/runtime_vs_plain.py
 	$(BIN)/python bench/validation_cost.py
 	$(BIN)/python bench/generator_bench.py
+	$(BIN)/python bench/outbox_relay.py
 
 clean:
 	rm -rf $(VENV) .qx .pytest_cache .mypy_cache .ruff_cache
