@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/validation_cost.py
 	$(BIN)/python bench/generator_bench.py
 	$(BIN)/python bench/generator_big_inputs.py
+	$(BIN)/python bench/outbox_relay.py
 
 bench-quick: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'

@@ -13,6 +13,7 @@ import signal
 from pydantic import ValidationError
 
 from qx.events import NatsSettings, create_nats_connection
+from qx.exceptions import ConfigurationError
 from qx.log import configure_logging
 from qx.ops import configure_telemetry
 from qx.outbox._database import create_engine
@@ -31,6 +32,11 @@ async def run_relay(
 ) -> None:
     """Relay until SIGTERM/SIGINT. Logging (``QX_LOG_*``) and telemetry (``OTEL_*``) are set
     up from the environment, as for workers."""
+    if not settings.database_url:
+        raise ConfigurationError(
+            "no outbox database: set QX_OUTBOX_DATABASE_URL (qxgen relay: --database) to the "
+            "service's database, e.g. sqlite:///shop.db or postgresql://user@host/shop"
+        )
     engine = create_engine(settings.database_url)  # a bad URL fails before anything starts
     configure_logging()
     telemetry = configure_telemetry(service_name=service_name)
@@ -67,7 +73,10 @@ def relay_main(service_name: str | None = None) -> None:
         nats = NatsSettings()
     except ValidationError as exc:
         raise SystemExit(f"invalid relay settings: {describe_settings_error(exc)}") from None
-    asyncio.run(run_relay(settings, nats=nats, service_name=service_name))
+    try:
+        asyncio.run(run_relay(settings, nats=nats, service_name=service_name))
+    except ConfigurationError as exc:
+        raise SystemExit(f"relay: {exc}") from None
 
 
 def describe_settings_error(exc: ValidationError) -> str:

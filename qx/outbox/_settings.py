@@ -11,7 +11,9 @@ class RelaySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="QX_OUTBOX_", extra="ignore")
 
-    database_url: str = "sqlite:///outbox.db"
+    # The service's own database (sqlite:///path.db or postgresql://...); no default, so a
+    # relay started without it fails instead of watching an empty database of its own.
+    database_url: str | None = None
     # Rows claimed per round trip; PostgreSQL holds their row locks while publishing them.
     batch_size: int = Field(default=200, ge=1, le=10_000)
     # How often to look for rows when nothing woke the relay (SQLite always; PostgreSQL when

@@ -54,6 +54,10 @@ def relay(
         raise click.ClickException(describe_settings_error(exc)) from None
     try:
         if migrate_only:
+            if not settings.database_url:
+                raise click.UsageError(
+                    "--migrate-only needs --database (or QX_OUTBOX_DATABASE_URL)"
+                )
             applied = asyncio.run(_migrate(Outbox, settings.database_url))
             done = ", ".join(str(v) for v in applied) if applied else "none (up to date)"
             console.print(f"outbox schema migrations applied: {done}")

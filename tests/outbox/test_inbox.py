@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
 from sqlalchemy import select, text
 
-from qx.core import RequestContext, use_context
+from qx.core import RequestContext, Result, use_context
+from qx.cqrs import integration_event_handler
 from qx.events import NatsPublisher
 from qx.exceptions import ConfigurationError
-from qx.outbox import Outbox
+from qx.outbox import Outbox, Transaction, idempotent
 from qx.outbox._schema import inbox_table, outbox_table
 from qx.testing import WorkerHarness
 from tests.outbox.app import create_payments, make_handler, make_worker
@@ -95,3 +97,41 @@ async def test_idempotent_handler_outside_a_worker_says_what_is_missing(
         assert (await handler.handle(OrderCreated(order_id="o1"))).is_success
         assert (await handler.handle(OrderCreated(order_id="o1"))).is_success
     assert (tmp_path / "runs").read_text().split() == ["o1"]
+
+
+async def test_concurrent_deliveries_of_one_event_apply_it_once(shop: Outbox) -> None:
+    """ack_wait ran out while the first delivery was still working: the second one waits on the
+    inbox row (PostgreSQL) or the write lock (SQLite) and then finds the event done."""
+    started = asyncio.Event()
+    release = asyncio.Event()
+    runs: list[str] = []
+
+    @integration_event_handler(OrderCreated)
+    class Slow:
+        def __init__(self) -> None:
+            self.outbox = shop
+
+        @idempotent("slow")
+        async def handle(self, event: OrderCreated, tx: Transaction) -> Result[None]:
+            runs.append(event.order_id)
+            await tx.session.execute(
+                text("INSERT INTO payments (order_id) VALUES (:o)"), {"o": "x"}
+            )
+            started.set()
+            await release.wait()
+            return Result.success(None)
+
+    async def deliver() -> Result[None]:
+        with use_context(RequestContext(correlation_id="c", event_id="same-event")):
+            return await Slow().handle(OrderCreated(order_id="o1"))
+
+    first = asyncio.create_task(deliver())
+    await started.wait()
+    second = asyncio.create_task(deliver())
+    await asyncio.sleep(0.2)  # let the second reach the inbox insert and block there
+    assert not second.done()
+    release.set()
+    results = await asyncio.gather(first, second)
+    assert all(r.is_success for r in results)
+    assert runs == ["o1"]
+    assert await _count(shop, "SELECT count(*) FROM payments") == 1

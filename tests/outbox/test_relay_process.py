@@ -65,6 +65,9 @@ def test_relay_bad_input_is_one_line() -> None:
     assert result.exit_code == 1
     assert "is not supported" in result.output
     assert "secret" not in result.output
+    result = runner.invoke(cli, ["relay"], env={"QX_OUTBOX_DATABASE_URL": ""})
+    assert result.exit_code == 1
+    assert "set QX_OUTBOX_DATABASE_URL" in result.output
     result = runner.invoke(cli, ["relay"], env={"QX_OUTBOX_BATCH_SIZE": "many"})
     assert result.exit_code == 1
     assert "QX_OUTBOX_BATCH_SIZE='many'" in result.output
