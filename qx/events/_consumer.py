@@ -21,6 +21,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
+from qx.events import _fast_headers as fast_headers
 from qx.events._connection import create_nats_connection
 from qx.events._provision import find_advisory_stream, provision
 from qx.events._pull import ContinuousPull, Deliver, PullStats
@@ -105,6 +106,7 @@ class NatsConsumer:
         if self._nc is None or self._nc.is_closed:
             self._nc = await self._connect()
             self._owns_connection = True
+            fast_headers.install(self._nc)  # our own connection: nobody else parses on it
         self._js = self._nc.jetstream()
         advisory_stream: str | None
         if self.settings.provision:
