@@ -360,4 +360,7 @@ class NatsConsumer:
         except Exception as exc:
             log.warning("flush before close failed (%s: %s)", type(exc).__name__, exc)
         if self._owns_connection:
-            await nc.close()
+            try:
+                await nc.close()
+            except Exception as exc:  # e.g. nats-py's ConnectionResetError during an outage
+                log.warning("closing the connection failed (%s: %s)", type(exc).__name__, exc)
