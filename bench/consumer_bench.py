@@ -227,7 +227,7 @@ async def profile_run(args: argparse.Namespace, url: str) -> None:
         spec = {
             "mode": "drain",
             "system": args.profile_system,
-            "loop": "asyncio",
+            "loop": args.loops[-1],
             "url": url,
             "durable": "d_profile",
             "count": args.count,
@@ -552,7 +552,12 @@ def child_main(spec: str) -> int:
         import cProfile
 
         with cProfile.Profile() as prof:
-            result = asyncio.run(child(c))
+            if c["loop"] == "uvloop":
+                import uvloop
+
+                result = uvloop.run(child(c))
+            else:
+                result = asyncio.run(child(c))
         prof.dump_stats(c["profile"])
     elif c["loop"] == "uvloop":
         import uvloop

@@ -22,7 +22,7 @@ from qx.events import ConsumerSettings, EventRegistry, NatsConsumer, NatsSetting
 from qx.exceptions import ConfigurationError
 from qx.log import configure_logging
 from qx.ops import configure_telemetry, start_probes_from_env
-from qx.worker import WorkerRuntime, WorkerSettings, serve
+from qx.worker import WorkerRuntime, WorkerSettings, serve, supervise_from_env
 
 
 @asynccontextmanager
@@ -87,6 +87,8 @@ async def run_worker(
     Given a factory (the generated ``build``), settings errors such as ``QX_CONCURRENCY=abc``
     end the process with one line naming the variable instead of a traceback.
     """
+    if (code := await supervise_from_env()) is not None:  # QX_PROCESSES > 1: supervise copies
+        raise SystemExit(code)
     # Not callable(): asynccontextmanager objects are callable too (usable as decorators).
     if not isinstance(app, AbstractAsyncContextManager):
         try:

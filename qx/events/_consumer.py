@@ -23,6 +23,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
+from qx.events import _fast_headers as fast_headers
 from qx.events._connection import create_nats_connection
 from qx.events._legacy import CONSUMER_RENAMES, deprecated
 from qx.events._provision import find_advisory_stream, provision
@@ -259,6 +260,7 @@ class NatsConsumer:
         if self._nc is None or self._nc.is_closed:
             self._nc = await self._connect()
             self._owns_connection = True
+            fast_headers.install(self._nc)  # our own connection: nobody else parses on it
         self._js = self._nc.jetstream()
         advisory_stream: str | None
         if self.settings.provision:
@@ -512,4 +514,7 @@ class NatsConsumer:
         except Exception as exc:
             log.warning("flush before close failed (%s: %s)", type(exc).__name__, exc)
         if self._owns_connection:
-            await nc.close()
+            try:
+                await nc.close()
+            except Exception as exc:  # e.g. nats-py's ConnectionResetError during an outage
+                log.warning("closing the connection failed (%s: %s)", type(exc).__name__, exc)

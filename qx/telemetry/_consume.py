@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
@@ -9,13 +10,16 @@ from types import TracebackType
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import (
     INVALID_SPAN,
+    INVALID_SPAN_CONTEXT,
     Link,
     NonRecordingSpan,
     ProxyTracerProvider,
     Span,
+    SpanContext,
     SpanKind,
     Status,
     StatusCode,
+    TraceFlags,
 )
 
 from qx.telemetry import _attributes as a
@@ -60,6 +64,38 @@ def consumer_span(
     )
 
 
+# The W3C traceparent grammar exactly as OpenTelemetry's TraceContextTextMapPropagator reads it.
+_TRACEPARENT = re.compile(
+    r"^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:(-.*)|[ \t]*)$"
+)
+_W3C_FIELDS = frozenset({"traceparent", "tracestate", "baggage"})
+_textmap_checked: list[object] = [None, False]  # [global textmap, is it the W3C default]
+
+
+def _producer_span_context(headers: Mapping[str, str]) -> SpanContext:
+    """The producer's span context. With the default propagators (W3C trace context and
+    baggage) and no ``tracestate``, read with the propagator's own rules at a fraction of the
+    cost of ``propagate.extract``; anything else goes through ``propagate.extract``."""
+    textmap = propagate.get_global_textmap()
+    if _textmap_checked[0] is not textmap:
+        _textmap_checked[:] = [textmap, set(textmap.fields) == _W3C_FIELDS]
+    value = headers.get("traceparent")
+    if not _textmap_checked[1] or "tracestate" in headers or value is None or len(value) > 512:
+        return trace.get_current_span(propagate.extract(headers)).get_span_context()
+    m = _TRACEPARENT.match(value)
+    if m is None:
+        return INVALID_SPAN_CONTEXT
+    version, trace_id, span_id, flags, rest = m.groups()
+    if trace_id == "0" * 32 or span_id == "0" * 16 or version == "ff" or (version == "00" and rest):
+        return INVALID_SPAN_CONTEXT
+    return SpanContext(
+        trace_id=int(trace_id, 16),
+        span_id=int(span_id, 16),
+        is_remote=True,
+        trace_flags=TraceFlags(int(flags, 16)),
+    )
+
+
 class _PassOn:
     """Makes the producer's span context current for the block (no SDK: nothing recorded)."""
 
@@ -70,7 +106,7 @@ class _PassOn:
         self._token: object | None = None
 
     def __enter__(self) -> Span:
-        producer = trace.get_current_span(propagate.extract(self._headers)).get_span_context()
+        producer = _producer_span_context(self._headers)
         if not producer.is_valid:
             return INVALID_SPAN
         span = NonRecordingSpan(producer)

@@ -173,13 +173,15 @@ class WorkerRuntime:
                 progress=self._progress,
             )
         finally:
-            await self._drain(workers)
-            self._drained.set()
-            await self._stop_helpers(helpers)
-            await self.consumer.close()
-            self._running = False
-            self._done.set()
-            log.info("worker %s stopped", self._durable)
+            try:
+                await self._drain(workers)
+                self._drained.set()
+                await self._stop_helpers(helpers)
+                await self.consumer.close()
+            finally:  # stop() waits for this, whatever closing raised
+                self._running = False
+                self._done.set()
+                log.info("worker %s stopped", self._durable)
 
     async def _start_consumer(self) -> bool:
         """Connect, provision and bind, unless ``stop()`` comes first (then False)."""

@@ -240,3 +240,20 @@ def _standalone_worker(
         pull_expires=expires,
         idle_heartbeat=heartbeat,
     )
+
+
+async def test_stop_during_an_outage_returns(tmp_path: Path) -> None:
+    """SIGTERM while the server is down: closing the half-dead connection raises inside
+    nats-py; stop() must still return instead of waiting forever."""
+    server = EmbeddedNatsServer(tmp_path / "nats")
+    server.start()
+    try:
+        worker = _standalone_worker(server.url, [], expires=2.0, heartbeat=0.5)
+        running = asyncio.create_task(worker.run())
+        await worker.wait_running()
+        await asyncio.to_thread(server.stop)
+        await until(lambda: not worker.consumer.nc.is_connected)
+        await asyncio.wait_for(worker.stop(), 20)
+        await asyncio.wait_for(running, 5)
+    finally:
+        server.stop()

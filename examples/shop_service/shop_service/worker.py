@@ -9,12 +9,11 @@ SIGTERM or SIGINT stops fetching, lets in-flight handlers finish, then exits.
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AbstractAsyncContextManager
 
 from pydantic import Field
 from qx.service import run_worker, worker_app
-from qx.worker import WorkerRuntime, WorkerSettings
+from qx.worker import WorkerRuntime, WorkerSettings, run_main
 
 from .handlers.order_cancelled_v1 import OrderCancelledV1Handler
 from .handlers.order_placed_v1 import OrderPlacedV1Handler
@@ -61,4 +60,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_main(main())  # on uvloop when installed (QX_EVENT_LOOP=asyncio to opt out)

@@ -9,11 +9,10 @@ SIGTERM or SIGINT stops fetching, lets in-flight handlers finish, then exits.
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AbstractAsyncContextManager
 
 from qx.service import run_worker, worker_app
-from qx.worker import WorkerRuntime, WorkerSettings
+from qx.worker import WorkerRuntime, WorkerSettings, run_main
 
 from .handlers.parcel_delivered_v1 import ParcelDeliveredV1Handler
 from .handlers.parcel_shipped_v1 import ParcelShippedV1Handler
@@ -49,4 +48,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_main(main())  # on uvloop when installed (QX_EVENT_LOOP=asyncio to opt out)

@@ -10,11 +10,10 @@ SIGTERM or SIGINT stops fetching, lets in-flight handlers finish, then exits.
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AbstractAsyncContextManager
 
 from qx.service import run_worker, worker_app
-from qx.worker import WorkerRuntime, WorkerSettings
+from qx.worker import WorkerRuntime, WorkerSettings, run_main
 
 from .handlers.item_updated_v1 import ItemUpdatedV1Handler
 from .integration.registry import DURABLE, STREAM, build_registry
@@ -48,4 +47,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_main(main())  # on uvloop when installed (QX_EVENT_LOOP=asyncio to opt out)

@@ -1,0 +1,129 @@
+"""QX_PROCESSES=N: N processes drain one durable; a killed child is restarted; nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import nats
+import pytest
+
+from qx.embedded import free_port
+from qx.events import NatsPublisher, event_meta
+from qx.exceptions import ConfigurationError
+from qx.worker import requested_processes
+from tests.runtime.conftest import Names
+from tests.runtime.events import OrderPlaced
+
+pytestmark = [pytest.mark.nats, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+TOTAL = 600
+CONCURRENCY, BATCH = 4, 16
+
+
+def _handled(log: Path) -> list[tuple[str, int]]:
+    if not log.exists():
+        return []
+    rows = []
+    for line in log.read_text().splitlines():
+        order_id, _, pid = line.partition(" ")
+        if pid.isdigit():
+            rows.append((order_id, int(pid)))
+    return rows
+
+
+async def _until(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_two_processes_share_a_durable_survive_a_kill_and_lose_nothing(
+    fresh_nats_url: str, names: Names, tmp_path: Path
+) -> None:
+    nats_url = fresh_nats_url  # the worker uses the event's own subject: a server of its own
+    subject = event_meta(OrderPlaced).subject
+    async with await nats.connect(nats_url) as nc:
+        await nc.jetstream().add_stream(name=names.stream, subjects=[subject])
+        publisher = NatsPublisher(nc, source="tests")
+        for i in range(TOTAL):
+            await publisher.publish(OrderPlaced(order_id=f"o{i}", total=i), event_id=f"o{i}")
+    log = tmp_path / "handled.log"
+    probes = free_port()
+    env = {
+        **os.environ,
+        "QX_PROCESSES": "2",
+        "QX_STREAM": names.stream,
+        "QX_DURABLE": names.durable,
+        "QX_CONCURRENCY": str(CONCURRENCY),
+        "QX_BATCH": str(BATCH),
+        "QX_ACK_WAIT": "2",
+        "QX_PROBES_PORT": str(probes),
+        "QX_PROBES_HOST": "127.0.0.1",
+        "NATS_URL": nats_url,
+        "QX_TEST_LOG": str(log),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.runtime.process_app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,  # so cleanup can reach the children too
+    )  # fmt: skip
+    try:
+        # Both children take part.
+        await _until(lambda: len({pid for _, pid in _handled(log)}) >= 2, 30, "two children")
+        assert proc.pid not in {pid for _, pid in _handled(log)}  # the supervisor handles none
+        status = await _probe(probes, "/readyz")
+        assert status == 200
+        victim = _handled(log)[-1][1]
+        os.kill(victim, signal.SIGKILL)
+        # The supervisor starts a replacement (a third pid), and the backlog is finished.
+        await _until(lambda: len({pid for _, pid in _handled(log)}) >= 3, 30, "a restarted child")
+        await _until(lambda: len({o for o, _ in _handled(log)}) >= TOTAL, 60, "every event")
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.to_thread(proc.communicate, timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # only does anything if the test failed
+    assert proc.returncode == 0, stderr.decode()[-2000:]
+    counts = Counter(o for o, _ in _handled(log))
+    assert set(counts) == {f"o{i}" for i in range(TOTAL)}  # nothing lost
+    # At-least-once: only what the killed child held (handled, ack not yet sent) comes again.
+    duplicates = [o for o, n in counts.items() if n > 1]
+    assert len(duplicates) <= CONCURRENCY + BATCH, duplicates
+    assert b"exited unexpectedly with -9; restarting" in stderr
+
+
+async def _probe(port: int, path: str) -> int:
+    for _ in range(100):  # the children's probe servers start with them
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"GET {path} HTTP/1.1\r\n\r\n".encode())
+            await writer.drain()
+            status = int((await reader.readline()).split()[1])
+            writer.close()
+            if status == 200:
+                return status
+        except (OSError, IndexError):
+            pass
+        await asyncio.sleep(0.1)
+    return status
+
+
+def test_processes_setting_is_checked() -> None:
+    assert requested_processes({}) == 1
+    assert requested_processes({"QX_PROCESSES": "4"}) == 4
+    assert requested_processes({"QX_PROCESSES": "4", "QX_PROCESS_INDEX": "0"}) == 1
+    with pytest.raises(ConfigurationError, match="QX_PROCESSES='two'"):
+        requested_processes({"QX_PROCESSES": "two"})
+    with pytest.raises(ConfigurationError):
+        requested_processes({"QX_PROCESSES": "0"})
