@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest demo bench generate check-generated clean
+.PHONY: setup test lint typecheck pytest demo bench generate check-generated clean wheels
 
 # Two distributions, both editable: the runtime (qx-nats, root pyproject) and the generator
 # (qxgen, packaging/qxgen/pyproject.toml).
@@ -43,6 +43,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/runtime_vs_plain.py
 	$(BIN)/python bench/validation_cost.py
 	$(BIN)/python bench/generator_bench.py
+
+# Both wheels (qx-nats, qxgen) in .qx/wheels/dist, their dependencies in .qx/wheels/deps-*.
+wheels: $(STAMP)
+	$(BIN)/python packaging/wheelhouse.py
 
 clean:
 	rm -rf $(VENV) .qx .pytest_cache .mypy_cache .ruff_cache

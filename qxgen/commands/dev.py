@@ -24,16 +24,10 @@ from rich.markup import escape
 from qx import ops
 from qx.embedded import EmbeddedNatsServer, free_port
 from qx.exceptions import QxError
-from qx.service import run_worker
-from qxgen.commands._running import (
-    listening,
-    print_settlements,
-    process_command,
-    stale_server_pid,
-    stop_stale_server,
-)
+from qxgen.commands._reload import Reloader
+from qxgen.commands._running import process_command, stale_server_pid, stop_stale_server
 from qxgen.commands._service import GeneratedService, load_service
-from qxgen.errors import QxgenError
+from qxgen.errors import QxgenError, describe_nats_failure
 
 DEFAULT_PORT = 4222  # what NATS_URL, `qxgen publish` and `qxgen dlq` default to
 STORE = Path(".qx") / "nats"
@@ -100,7 +94,7 @@ def _check_reachable(url: str) -> None:
     try:
         asyncio.run(probe())
     except QxError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(describe_nats_failure(exc, url)) from None
 
 
 def _banner(console: Console, service: GeneratedService, url: str, embedded: bool) -> None:
@@ -137,16 +131,29 @@ def _banner(console: Console, service: GeneratedService, url: str, embedded: boo
     type=click.Path(path_type=Path, file_okay=False),
     help="Directory holding the package (default: [tool.qxgen].out or the project).",
 )
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Restart the worker when handlers, providers or schemas change (regenerating first).",
+)
 def dev(
-    url: str | None, port: int | None, project: Path | None, package: str | None, out: Path | None
+    url: str | None,
+    port: int | None,
+    project: Path | None,
+    package: str | None,
+    out: Path | None,
+    reload: bool,
 ) -> None:
     """Run the service's worker on an embedded nats-server (store in .qx/nats/) until Ctrl-C.
 
     QX_* variables tune the worker as in production; NATS_URL is set to the server used.
+    Editing a handler, providers.py or a schema restarts the worker (schemas are regenerated
+    and the stream re-provisioned first); the server keeps running.
     """
     try:
         service = load_service(project, package=package, out=out)
-        build, _ = service.worker()
+        service.worker()
     except QxgenError as exc:
         raise click.ClickException(str(exc)) from None
     console = Console(highlight=False, soft_wrap=True, emoji=False)
@@ -160,9 +167,8 @@ def dev(
     try:
         _banner(console, service, url, embedded=server is not None)
         os.environ["NATS_URL"] = url
-        app = listening(build(), print_settlements(console))
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the worker took over
-            asyncio.run(run_worker(app, service_name=service.config.service))
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C between two runs of the worker
+            asyncio.run(Reloader(service, console).run(reload))
     except QxError as exc:
         raise click.ClickException(f"worker failed: {exc}") from None
     finally:
