@@ -97,7 +97,9 @@ def _check_reachable(url: str) -> None:
         raise click.ClickException(describe_nats_failure(exc, url)) from None
 
 
-def _banner(console: Console, service: GeneratedService, url: str, embedded: bool) -> None:
+def _banner(
+    console: Console, service: GeneratedService, url: str, embedded: bool, reload: bool
+) -> None:
     project = service.config.project_dir
     where = f"embedded, store {STORE.as_posix()}/" if embedded else "external"
     example = next(iter(service.events()), None)
@@ -109,6 +111,10 @@ def _banner(console: Console, service: GeneratedService, url: str, embedded: boo
             f".v{example.version} --example --url {url}"
         )
     console.print(f"dead letters:                   qxgen dlq list --url {url}")
+    if reload:
+        config = service.config
+        watched = [config.display(config.package_dir) + "/", config.display(config.schemas) + "/"]
+        console.print(f"reloads on changes in:          {escape(', '.join(watched))}")
     console.print("Ctrl-C stops the worker, then the server.")
 
 
@@ -165,7 +171,7 @@ def dev(
     else:
         _check_reachable(url)
     try:
-        _banner(console, service, url, embedded=server is not None)
+        _banner(console, service, url, embedded=server is not None, reload=reload)
         os.environ["NATS_URL"] = url
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C between two runs of the worker
             asyncio.run(Reloader(service, console).run(reload))

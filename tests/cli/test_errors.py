@@ -3,6 +3,7 @@ and NATS failures said as what they are (JetStream off, auth refused, nothing li
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import time
@@ -20,7 +21,7 @@ def only_error_line(done: subprocess.CompletedProcess[str]) -> str:
     assert "Traceback" not in done.stderr + done.stdout
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, done.stderr
-    assert "Error:" not in done.stderr
+    assert not any(line.startswith("Error") for line in done.stderr.splitlines())
     return errors[0]
 
 
@@ -91,3 +92,33 @@ def test_refused_credentials_are_said_as_such(with_auth: str) -> None:
     line = only_error_line(done)
     assert line.startswith(f"error: auth failed at {with_auth}"), line
     assert "start the server" not in line
+
+
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `qxgen init` project (generating takes seconds); each test breaks a copy."""
+    root = tmp_path_factory.mktemp("init") / "brk"
+    assert run_qxgen("init", str(root)).returncode == 0
+    return root
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        ("x = (\n", "line 1: SyntaxError: '(' was never closed"),
+        ("import os\nos.no_such_thing()\n", "line 2: AttributeError: module 'os' has no attribute"),
+        ("import no_such_module_qx\n", "line 1: ModuleNotFoundError: No module named"),
+    ],
+)
+def test_a_handler_that_does_not_import_is_named_with_its_line(
+    tmp_path: Path, initialised: Path, broken: str, expected: str
+) -> None:
+    shutil.copytree(initialised, tmp_path / "brk")
+    handler = tmp_path / "brk" / "brk" / "handlers" / "person_greeted_v1.py"
+    handler.write_text(broken)
+    done = run_qxgen("dev", "--url", f"nats://127.0.0.1:{free_port()}", cwd=tmp_path / "brk")
+    assert done.returncode == EXIT_FAILED
+    line = only_error_line(done)
+    assert line.startswith("error: import error in brk/handlers/person_greeted_v1.py "), line
+    assert expected in line
+    assert "qxgen generate" not in line

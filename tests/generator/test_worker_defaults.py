@@ -79,3 +79,13 @@ def test_accepted_defaults_are_baked_in_and_env_still_wins(
 def test_every_setting_has_its_doc() -> None:
     undocumented = [n for n, f in WorkerSettings.model_fields.items() if not f.description]
     assert not undocumented
+
+
+def test_the_readme_configuration_table_names_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [
+        WorkerSettings.env_name(name)
+        for name in WorkerSettings.model_fields
+        if WorkerSettings.env_name(name) not in readme
+    ]
+    assert not missing
