@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-faults lint typecheck pytest demo bench bench-quick generate check-generated compat-check check-asyncapi clean
+.PHONY: setup test test-faults lint typecheck pytest demo bench bench-quick generate check-generated compat-check check-asyncapi clean wheels
 
 # Two distributions, both editable: the runtime (qx-nats, root pyproject) and the generator
 # (qxgen, packaging/qxgen/pyproject.toml).
@@ -61,6 +61,10 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/consumer_bench.py --quick
+
+# Both wheels (qx-nats, qxgen) in .qx/wheels/dist, their dependencies in .qx/wheels/deps-*.
+wheels: $(STAMP)
+	$(BIN)/python packaging/wheelhouse.py
 
 clean:
 	rm -rf $(VENV) .qx .pytest_cache .mypy_cache .ruff_cache

@@ -9,17 +9,26 @@ and lets a fix reach every service by upgrading qx instead of regenerating.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from dishka import Provider, make_async_container
+from nats.errors import NoRespondersError
+from nats.js.errors import ServiceUnavailableError
 from pydantic import ValidationError
 
 from qx.cqrs import Mediator
 from qx.di import handlers_provider
 from qx.events import ConsumerSettings, EventRegistry, NatsConsumer, NatsSettings
-from qx.exceptions import ConfigurationError
+from qx.exceptions import (
+    ConfigurationError,
+    MissingDependencyError,
+    OpsError,
+    TelemetryConfigError,
+)
 from qx.log import configure_logging
 from qx.ops import configure_telemetry, start_probes_from_env
 from qx.worker import WorkerRuntime, WorkerSettings, serve, supervise_from_env
@@ -75,6 +84,18 @@ async def worker_app(
 
 AppFactory = Callable[[], AbstractAsyncContextManager[WorkerRuntime]]
 
+#: Exit codes of a worker process (sysexits.h, which systemd and supervisors know).
+EXIT_CONFIG = 78  # EX_CONFIG: a QX_*/NATS_*/OTEL_* value is invalid; restarting will not help
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the server cannot serve the worker (JetStream is off)
+
+
+class StartupError(SystemExit):
+    """The worker cannot start; ``str()`` is the one line printed, ``code`` the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(code)
+        self.message = message
+
 
 async def run_worker(
     app: AbstractAsyncContextManager[WorkerRuntime] | AppFactory,
@@ -84,24 +105,47 @@ async def run_worker(
     """Run until SIGTERM/SIGINT, then drain. Logging (``QX_LOG_*``), telemetry (``OTEL_*``)
     and probes (``QX_PROBES_PORT``) are set up from the environment.
 
-    Given a factory (the generated ``build``), settings errors such as ``QX_CONCURRENCY=abc``
-    end the process with one line naming the variable instead of a traceback.
+    A setting the worker cannot use (``QX_CONCURRENCY=abc``, ``NATS_CONNECT_TIMEOUT=abc``,
+    ``QX_STREAM=bad.name``, ``OTEL_TRACES_EXPORTER=bogus``, a probes port in use...) ends the
+    process with one line on stderr naming the variable, its value and what is accepted, and
+    exit code ``EXIT_CONFIG`` (78); a server without JetStream with ``EXIT_UNAVAILABLE`` (69).
+    No traceback: there is nothing in qx's stack a reader could act on.
     """
     if (code := await supervise_from_env()) is not None:  # QX_PROCESSES > 1: supervise copies
         raise SystemExit(code)
+    try:
+        await _run(app, service_name)
+    except StartupError as exc:
+        print(f"error: {exc.message}", file=sys.stderr, flush=True)
+        raise
+
+
+async def _run(
+    app: AbstractAsyncContextManager[WorkerRuntime] | AppFactory, service_name: str | None
+) -> None:
+    common = _settings(WorkerSettings)  # QX_LOG_* and every other QX_* before anything starts
+    configure_logging(common.log_level, common.log_format)
     # Not callable(): asynccontextmanager objects are callable too (usable as decorators).
     if not isinstance(app, AbstractAsyncContextManager):
-        try:
-            app = app()
-        except ValidationError as exc:
-            raise SystemExit(f"invalid worker settings: {_describe_settings_error(exc)}") from None
-    configure_logging()
-    telemetry = configure_telemetry(service_name=service_name)
+        app = _settings(app)
     try:
-        async with app as worker:
-            probes = await start_probes_from_env(worker)
+        telemetry = configure_telemetry(service_name=service_name)
+    except (TelemetryConfigError, MissingDependencyError) as exc:
+        raise StartupError(str(exc), EXIT_CONFIG) from None
+    try:
+        async with _entered(app) as worker:
+            try:
+                probes = await start_probes_from_env(worker)
+            except OpsError as exc:
+                raise StartupError(str(exc), EXIT_CONFIG) from None
             try:
                 await serve(worker)
+            except (ServiceUnavailableError, NoRespondersError):
+                raise StartupError(
+                    f"JetStream is not enabled on the NATS server at {_url()}; start "
+                    "nats-server with -js (or a `jetstream {}` block in its config)",
+                    EXIT_UNAVAILABLE,
+                ) from None
             finally:
                 if probes is not None:
                     await probes.close()
@@ -111,10 +155,64 @@ async def run_worker(
         telemetry.shutdown()
 
 
-def _describe_settings_error(exc: ValidationError) -> str:
+T = TypeVar("T")
+
+
+def _settings(factory: Callable[[], T]) -> T:
+    try:
+        return factory()
+    except ValidationError as exc:
+        raise StartupError(describe_settings_error(exc), EXIT_CONFIG) from None
+
+
+@asynccontextmanager
+async def _entered(
+    app: AbstractAsyncContextManager[WorkerRuntime],
+) -> AsyncIterator[WorkerRuntime]:
+    """``app`` entered, with its settings errors (NATS_*, stream names) as ``StartupError``."""
+    try:
+        worker = await app.__aenter__()
+    except ValidationError as exc:
+        raise StartupError(describe_settings_error(exc), EXIT_CONFIG) from None
+    except ConfigurationError as exc:
+        raise StartupError(str(exc), EXIT_CONFIG) from None
+    try:
+        yield worker
+    except BaseException as exc:
+        if not await app.__aexit__(type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        await app.__aexit__(None, None, None)
+
+
+# Which environment prefix a pydantic model's fields are read from.
+_PREFIX = {"NatsSettings": "NATS_", "ConsumerSettings": "QX_"}
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line per bad value: ``QX_CONCURRENCY='abc': Input should be a valid integer``.
+
+    A value that did not come from the environment (a default baked in from
+    ``[tool.qxgen.worker]``, or passed in code) is named by its field instead of a variable
+    nobody set.
+    """
+    prefix = _PREFIX.get(exc.title, "QX_")
     parts = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"])
+        var = prefix + field.upper()
         value = err.get("input")
-        parts.append(f"QX_{field.upper()}={value!r}: {err['msg']}")
+        raw = os.environ.get(var)
+        if raw is not None:
+            parts.append(f"{var}={raw!r}: {_accepted(err['msg'])}")
+        else:
+            parts.append(f"worker setting {field}={value!r} (not from {var}): {err['msg']}")
     return "; ".join(parts)
+
+
+def _accepted(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
+
+
+def _url() -> str:
+    return os.environ.get("NATS_URL") or NatsSettings.model_fields["url"].get_default()

@@ -2,6 +2,8 @@
 
 Each command lives in its own module under ``qxgen.commands`` and is added here, so new
 commands (``dev``, ``publish``, ``dlq``...) are one module and one ``add_command`` line.
+
+Errors: ``qxgen.commands._boundary.QxgenGroup`` (one style; exit codes in ``qxgen.errors``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import click
 
 from qxgen._version import VERSION
+from qxgen.commands._boundary import QxgenGroup
 from qxgen.commands.asyncapi import asyncapi
 from qxgen.commands.compat import compat
 from qxgen.commands.demo import demo
@@ -20,10 +23,14 @@ from qxgen.commands.relay import relay
 from qxgen.ops_commands import register as register_ops_commands
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=QxgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(VERSION, prog_name="qxgen")
 def cli() -> None:
-    """Typed NATS JetStream event workers from JSON Schema."""
+    """Typed NATS JetStream event workers from JSON Schema.
+
+    Exit codes: 0 done; 1 the command could not do its job (NATS, stale code, rejected input);
+    2 bad usage or project configuration; 130 interrupted.
+    """
 
 
 cli.add_command(generate)

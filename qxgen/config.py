@@ -23,12 +23,8 @@ ref_root = "schemas"           # optional: where root-relative $refs resolve (de
 "orders/placed.json" = { type = "orders.order.placed", version = 2, subject = "orders.placed" }
 
 [tool.qxgen.worker]            # defaults of the generated worker, each overridable by QX_* env
-concurrency = 8
+concurrency = 8                # any qx.worker.WorkerSettings field, checked by its own rules
 max_deliver = 5
-ack_wait = 30.0
-backoff_base = 1.0
-backoff_factor = 2.0
-backoff_max = 300.0
 ```
 """
 
@@ -40,22 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from qxgen._naming import is_dotted_identifier
+from qxgen._worker_defaults import read_worker_defaults
 from qxgen.errors import ConfigError
 
 PYPROJECT = "pyproject.toml"
-
-# Worker knobs the generator may default, with their types (names match WorkerSettings).
-WORKER_KNOBS: dict[str, type] = {
-    "concurrency": int,
-    "batch": int,
-    "max_deliver": int,
-    "ack_wait": float,
-    "backoff_base": float,
-    "backoff_factor": float,
-    "backoff_max": float,
-    "handler_timeout": float,
-    "shutdown_timeout": float,
-}
 
 _KEYS = {
     "schemas",
@@ -108,7 +92,7 @@ class GeneratorConfig:
     templates: Path | None = None
     allow_remote_refs: bool = False
     allow_external_refs: bool = False
-    worker: dict[str, int | float] = field(default_factory=dict)
+    worker: dict[str, Any] = field(default_factory=dict)
     events: tuple[EventDeclaration, ...] = ()
     ref_root: Path | None = None
 
@@ -181,7 +165,7 @@ def load_config(
     service = overrides.pop("service", None) or table.get("service") or package_name
     durable = overrides.pop("durable", None) or table.get("durable") or _token(service)
     stream = overrides.pop("stream", None) or table.get("stream") or _token(service).upper()
-    worker = _worker_defaults(table.get("worker", {}), pyproject)
+    worker = read_worker_defaults(table.get("worker", {}), str(pyproject))
     flags = {
         key: bool(overrides.pop(key, False) or table.get(key, False))
         for key in ("allow_remote_refs", "allow_external_refs")
@@ -235,26 +219,6 @@ def _event_declarations(table: Any, pyproject: Path) -> tuple[EventDeclaration, 
             raise ConfigError(f"{at}: stream must be a string")
         out.append(EventDeclaration(str(pattern), event_type, version, subject, stream))
     return tuple(out)
-
-
-def _worker_defaults(table: Any, pyproject: Path) -> dict[str, int | float]:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{pyproject}: [tool.qxgen.worker] must be a table")
-    out: dict[str, int | float] = {}
-    for raw_key, value in sorted(table.items()):
-        key = raw_key.replace("-", "_")
-        kind = WORKER_KNOBS.get(key)
-        if kind is None:
-            raise ConfigError(
-                f"{pyproject}: unknown [tool.qxgen.worker] key {raw_key!r} "
-                f"(known: {', '.join(WORKER_KNOBS)})"
-            )
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{pyproject}: [tool.qxgen.worker].{raw_key} must be a number")
-        if kind is int and not isinstance(value, int):
-            raise ConfigError(f"{pyproject}: [tool.qxgen.worker].{raw_key} must be an integer")
-        out[key] = kind(value)
-    return out
 
 
 def _token(name: str) -> str:

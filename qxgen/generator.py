@@ -20,22 +20,10 @@ from qxgen._models import EventClass, render_events
 from qxgen._naming import RESERVED_CLASS_NAMES, pascal_case, snake_case
 from qxgen._upcasters import upcaster_scaffold, upcaster_views
 from qxgen._version import VERSION
+from qxgen._worker_defaults import default_lines
 from qxgen.config import GeneratorConfig
 from qxgen.errors import SchemaError
 from qxgen.output import MANIFEST_NAME, OutputFile, Plan, read_manifest
-
-# Constraints WorkerSettings declares, repeated on overridden fields so they keep holding.
-_KNOB_FIELDS: dict[str, tuple[str, str]] = {
-    "concurrency": ("int", "ge=1"),
-    "batch": ("int", "ge=1"),
-    "max_deliver": ("int", "ge=1"),
-    "ack_wait": ("float", "gt=0"),
-    "backoff_base": ("float", "ge=0"),
-    "backoff_factor": ("float", "ge=1"),
-    "backoff_max": ("float", "ge=0"),
-    "handler_timeout": ("float | None", "gt=0"),
-    "shutdown_timeout": ("float", "ge=0"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +42,6 @@ class EventView:
     @property
     def import_key(self) -> str:
         return self.name
-
-
-@dataclass(frozen=True, slots=True)
-class SettingsField:
-    line: str
-    needs_field: bool
 
 
 def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None) -> Plan:
@@ -115,7 +97,7 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
         "durable": config.durable,
         "events": views,
         "subjects": sorted({e.subject for e in events}),
-        "settings_fields": _settings_fields(config),
+        "worker_defaults": default_lines(config.worker),
         "upcasters": upcaster_views(views),  # a new version of a type: an upcaster stub
     }
 
@@ -367,14 +349,3 @@ def _view(
             f"edit {path}",
         ),
     )
-
-
-def _settings_fields(config: GeneratorConfig) -> list[SettingsField]:
-    fields = [
-        SettingsField("stream: str | None = STREAM", False),
-        SettingsField("durable: str | None = DURABLE", False),
-    ]
-    for key, value in config.worker.items():
-        kind, bound = _KNOB_FIELDS[key]
-        fields.append(SettingsField(f"{key}: {kind} = Field(default={value!r}, {bound})", True))
-    return fields

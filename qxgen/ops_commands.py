@@ -30,7 +30,9 @@ from qx import ops
 from qx.dlq import DlqRecord
 from qx.exceptions import QxError, ReplayError
 from qxgen._nats_options import nats_options
+from qxgen.commands._boundary import QxgenGroup
 from qxgen.commands._table import Column, cap, print_listing
+from qxgen.errors import describe_nats_failure
 
 T = TypeVar("T")
 
@@ -52,13 +54,10 @@ def _run(url: str, action: Callable[[Client], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (QxError, ValueError) as exc:
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    except (nats.errors.Error, TimeoutError, OSError) as exc:
-        detail = str(exc) or type(exc).__name__
-        raise click.ClickException(
-            f"NATS request failed ({detail}); check that the server at {url} is up"
-        ) from None
+    except (QxError, nats.errors.Error, TimeoutError, OSError) as exc:
+        raise click.ClickException(describe_nats_failure(exc, url)) from None
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -85,7 +84,7 @@ def _filters(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-@click.group("dlq")
+@click.group("dlq", cls=QxgenGroup)
 def dlq() -> None:
     """Inspect and fix dead-lettered messages."""
 

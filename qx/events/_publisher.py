@@ -18,6 +18,7 @@ from nats.js.api import PubAck
 from qx.core import RequestContext
 from qx.events._base import IntegrationEvent, event_meta
 from qx.events._envelope import encode_cloudevent
+from qx.events._headers import decode_value
 from qx.exceptions import PayloadTooLargeError, PublishError
 from qx.telemetry import inject_trace_headers, producer_span
 
@@ -117,7 +118,8 @@ class NatsPublisher:
             out.subject,
             event_id=out.event_id,
             event_type=event_meta(type(event)).type,
-            correlation_id=out.headers["ce-correlationid"],
+            # Headers hold percent-encoded values (non-ASCII ids); spans get what was meant.
+            correlation_id=decode_value(out.headers["ce-correlationid"]),
         ):
             inject_trace_headers(out.headers)
             return await publish_with_retry(

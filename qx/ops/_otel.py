@@ -194,7 +194,9 @@ def configure_telemetry(
             telemetry.tracer_provider = _install_tracer_provider(tracing, resource)
         if metric_names:
             telemetry.meter_provider = _install_meter_provider(metric_names, resource)
-    _installed = telemetry
+        # Only an install is final: a call that set nothing up (a CLI publish without OTEL_*)
+        # must not keep a later caller from asking for more.
+        _installed = telemetry
     log.info(
         "telemetry: traces -> %s; metrics -> %s",
         ", ".join(tracing) or "off",

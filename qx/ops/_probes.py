@@ -227,6 +227,8 @@ async def start_probes_from_env(worker: WorkerRuntime) -> ProbeServer | None:
     if not raw_port:
         return None
     port: int = _env_number(ENV_PORT, raw_port, int)
+    if port > 65535:
+        raise OpsError(f"{ENV_PORT}={raw_port!r}: use a port from 1 to 65535 (0 = any free one)")
     stall = os.environ.get(ENV_STALL_AFTER, "").strip()
     return await start_probes(
         worker,

@@ -9,14 +9,14 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from qxgen.errors import QxgenError
+from qxgen.errors import EXIT_FAILED, EXIT_USAGE, QxgenError
 
 # emoji=False: ids like "qx-dlq:CL:..." must not turn into emoji codes.
 console = Console(highlight=False, soft_wrap=True, emoji=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
-EXIT_STALE = 1
-EXIT_ERROR = 2
+EXIT_STALE = EXIT_FAILED
+EXIT_ERROR = EXIT_USAGE
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+import traceback
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -156,8 +157,31 @@ def _import(name: str, config: GeneratorConfig) -> ModuleType:
         sys.path.insert(0, where)
     try:
         return importlib.import_module(name)
-    except ImportError as exc:
-        raise ServiceError(
-            f"cannot import {name} from {config.display(config.out)} ({exc}); run "
-            "`qxgen generate` there first, or pass --project / --package"
-        ) from None
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            raise ServiceError(
+                f"cannot import {name} from {config.display(config.out)} ({exc}); run "
+                "`qxgen generate` there first, or pass --project / --package"
+            ) from None
+        raise ServiceError(_user_code_error(exc, config)) from None
+    except Exception as exc:  # the user's code failed while being imported: say where
+        raise ServiceError(_user_code_error(exc, config)) from None
+
+
+def _user_code_error(exc: BaseException, config: GeneratorConfig) -> str:
+    """``import error in shop/handlers/x.py line 3: NameError: ...``: the innermost frame in
+    the project (or the file a SyntaxError names), not a traceback through importlib."""
+    what = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SyntaxError) and exc.filename:
+        what = f"{type(exc).__name__}: {exc.msg}"
+        return f"import error in {_shown(exc.filename, config)} line {exc.lineno}: {what}"
+    project = str(config.project_dir)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(project)]
+    if not frames:
+        return f"import error in {config.package}: {what}"
+    last = frames[-1]
+    return f"import error in {_shown(last.filename, config)} line {last.lineno}: {what}"
+
+
+def _shown(filename: str, config: GeneratorConfig) -> str:
+    return config.display(Path(filename))

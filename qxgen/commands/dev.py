@@ -24,17 +24,11 @@ from rich.markup import escape
 from qx import ops
 from qx.embedded import EmbeddedNatsServer, free_port
 from qx.exceptions import QxError
-from qx.service import run_worker
 from qxgen._nats_options import export_to_worker, nats_options
-from qxgen.commands._running import (
-    listening,
-    print_settlements,
-    process_command,
-    stale_server_pid,
-    stop_stale_server,
-)
+from qxgen.commands._reload import Reloader
+from qxgen.commands._running import process_command, stale_server_pid, stop_stale_server
 from qxgen.commands._service import GeneratedService, load_service
-from qxgen.errors import QxgenError
+from qxgen.errors import QxgenError, describe_nats_failure
 
 DEFAULT_PORT = 4222  # what NATS_URL, `qxgen publish` and `qxgen dlq` default to
 STORE = Path(".qx") / "nats"
@@ -101,10 +95,12 @@ def _check_reachable(url: str) -> None:
     try:
         asyncio.run(probe())
     except QxError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(describe_nats_failure(exc, url)) from None
 
 
-def _banner(console: Console, service: GeneratedService, url: str, embedded: bool) -> None:
+def _banner(
+    console: Console, service: GeneratedService, url: str, embedded: bool, reload: bool
+) -> None:
     project = service.config.project_dir
     where = f"embedded, store {STORE.as_posix()}/" if embedded else "external"
     example = next(iter(service.events()), None)
@@ -116,6 +112,10 @@ def _banner(console: Console, service: GeneratedService, url: str, embedded: boo
             f".v{example.version} --example --url {url}"
         )
     console.print(f"dead letters:                   qxgen dlq list --url {url}")
+    if reload:
+        config = service.config
+        watched = [config.display(config.package_dir) + "/", config.display(config.schemas) + "/"]
+        console.print(f"reloads on changes in:          {escape(', '.join(watched))}")
     console.print("Ctrl-C stops the worker, then the server.")
 
 
@@ -138,16 +138,29 @@ def _banner(console: Console, service: GeneratedService, url: str, embedded: boo
     type=click.Path(path_type=Path, file_okay=False),
     help="Directory holding the package (default: [tool.qxgen].out or the project).",
 )
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Restart the worker when handlers, providers or schemas change (regenerating first).",
+)
 def dev(
-    url: str | None, port: int | None, project: Path | None, package: str | None, out: Path | None
+    url: str | None,
+    port: int | None,
+    project: Path | None,
+    package: str | None,
+    out: Path | None,
+    reload: bool,
 ) -> None:
     """Run the service's worker on an embedded nats-server (store in .qx/nats/) until Ctrl-C.
 
     QX_* variables tune the worker as in production; NATS_URL is set to the server used.
+    Editing a handler, providers.py or a schema restarts the worker (schemas are regenerated
+    and the stream re-provisioned first); the server keeps running.
     """
     try:
         service = load_service(project, package=package, out=out)
-        build, _ = service.worker()
+        service.worker()
     except QxgenError as exc:
         raise click.ClickException(str(exc)) from None
     console = Console(highlight=False, soft_wrap=True, emoji=False)
@@ -159,11 +172,10 @@ def dev(
     else:
         _check_reachable(url)
     try:
-        _banner(console, service, url, embedded=server is not None)
+        _banner(console, service, url, embedded=server is not None, reload=reload)
         export_to_worker(url)
-        app = listening(build(), print_settlements(console))
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the worker took over
-            asyncio.run(run_worker(app, service_name=service.config.service))
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C between two runs of the worker
+            asyncio.run(Reloader(service, console).run(reload))
     except QxError as exc:
         raise click.ClickException(f"worker failed: {exc}") from None
     finally:

@@ -31,7 +31,7 @@ from qx.events import EventRegistry, IntegrationEvent, NatsPublisher, event_meta
 from qx.exceptions import QxError
 from qxgen._nats_options import nats_options
 from qxgen.commands._service import EventSchema, load_service
-from qxgen.errors import QxgenError
+from qxgen.errors import QxgenError, describe_nats_failure
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 SOURCE = "qxgen-publish"
@@ -175,6 +175,15 @@ def publish(
     console = Console(highlight=False, soft_wrap=True, emoji=False)
 
     async def main() -> list[Sent]:
+        # OTEL_* as in a worker: with an SDK and exporter configured, each publish is a
+        # PRODUCER span the worker's consumer span joins; without, a fresh traceparent is sent.
+        telemetry = ops.configure_telemetry(service_name=SOURCE)
+        try:
+            return await _publish()
+        finally:
+            telemetry.shutdown()
+
+    async def _publish() -> list[Sent]:
         async with ops.connection(url) as nc:
             await check_stream(nc, subject, url)
             if count == 1:
@@ -199,13 +208,10 @@ def publish(
 
     try:
         sent = asyncio.run(main())
-    except (QxError, ValueError) as exc:
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    except (nats.errors.Error, TimeoutError, OSError) as exc:
-        detail = str(exc) or type(exc).__name__
-        raise click.ClickException(
-            f"publish failed ({detail}); check that the server at {url} is up"
-        ) from None
+    except (QxError, nats.errors.Error, TimeoutError, OSError) as exc:
+        raise click.ClickException(describe_nats_failure(exc, url)) from None
     first, last = sent[0], sent[-1]
     if count == 1:
         console.print(

@@ -167,7 +167,7 @@ def test_a_server_left_by_a_killed_dev_is_replaced_not_duplicated(
     third = run_qxgen("dev", "-C", str(project), "--port", str(free_port()), timeout=30)
     assert third.returncode == 1
     assert third.stderr.strip().startswith(
-        f"Error: qxgen dev is already running for this project (pid {second.proc.pid}, NATS "
+        f"error: qxgen dev is already running for this project (pid {second.proc.pid}, NATS "
         f"at nats://127.0.0.1:{port})"
     )
     assert len(servers_on(store)) == 1
@@ -191,4 +191,4 @@ def test_dev_with_url_uses_that_server_and_leaves_it_running(
     down = run_qxgen("dev", "-C", str(project), "--url", f"nats://127.0.0.1:{free_port()}")
     assert down.returncode == 1
     assert "Traceback" not in down.stderr
-    assert down.stderr.strip().startswith("Error: cannot reach NATS at nats://127.0.0.1:")
+    assert down.stderr.strip().startswith("error: cannot reach NATS at nats://127.0.0.1:")

@@ -151,7 +151,7 @@ def test_bad_input_is_one_line_and_sends_nothing(
     before = last_seq(shop_server.url)
     result = publish(shop_server.url, *args)
     assert result.exit_code != 0
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
     assert message in errors[0]
     assert "Traceback" not in result.output
@@ -170,7 +170,7 @@ def test_no_stream_says_how_to_get_one(no_stream_server: EmbeddedNatsServer) -> 
     result = publish(no_stream_server.url, "orders.order.placed", "--example")
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        f"Error: no stream on {no_stream_server.url} stores orders.order.placed.v1; start the "
+        f"error: no stream on {no_stream_server.url} stores orders.order.placed.v1; start the "
         "worker once (it creates the stream) or run `qxgen dev`"
     )
 
@@ -183,5 +183,5 @@ def test_server_down_from_the_real_entrypoint() -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
-    assert line.startswith(f"Error: cannot reach NATS at {url} (")
+    assert line.startswith(f"error: cannot reach NATS at {url} (")
     assert line.endswith("start the server or pass --url / set NATS_URL")

@@ -135,7 +135,7 @@ def test_unknown_id_is_a_one_line_error(
         assert result.exit_code == 1, (args, result.output)
         lines = result.output.strip().splitlines()
         assert len(lines) == 1, result.output
-        assert lines[0].startswith("Error: no DLQ record ")
+        assert lines[0].startswith("error: no DLQ record ")
         assert "replayed or purged already" in lines[0]
     bad = invoke("show", "not-an-id")
     assert bad.exit_code == 1
@@ -149,7 +149,7 @@ def test_server_down_is_a_one_line_error() -> None:
         result = invoke(*args, "--url", url)
         assert result.exit_code == 1, result.output
         assert result.output.strip().splitlines() == [
-            f"Error: cannot reach NATS at {url} (nats: no servers available for connection); "
+            f"error: cannot reach NATS at {url} (nats: no servers available for connection); "
             "start the server or pass --url / set NATS_URL"
         ]
 
@@ -158,7 +158,7 @@ def test_missing_stream_is_a_one_line_error(nats_url: str) -> None:
     result = invoke("list", "--url", nats_url, "--dlq-stream", "NO_SUCH_DLQ")
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: DLQ stream 'NO_SUCH_DLQ' does not exist on this server; check --dlq-stream "
+        "error: DLQ stream 'NO_SUCH_DLQ' does not exist on this server; check --dlq-stream "
         "(env QX_DLQ_STREAM) or start a worker once so it provisions the stream"
     ]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 
-from pydantic import Field
 from qx.service import run_worker, worker_app
 from qx.worker import WorkerRuntime, WorkerSettings, run_main
 
@@ -37,11 +36,13 @@ HANDLERS = [
 class Settings(WorkerSettings):
     """Defaults from ``[tool.qxgen]``; each is still overridable by its ``QX_*`` variable."""
 
-    stream: str | None = STREAM
-    durable: str | None = DURABLE
-    backoff_base: float = Field(default=0.5, ge=0)
-    concurrency: int = Field(default=16, ge=1)
-    max_deliver: int = Field(default=5, ge=1)
+    service_defaults = {
+        "stream": STREAM,
+        "durable": DURABLE,
+        "backoff_base": 0.5,
+        "concurrency": 16,
+        "max_deliver": 5,
+    }
 
 
 def build(settings: Settings | None = None) -> AbstractAsyncContextManager[WorkerRuntime]:

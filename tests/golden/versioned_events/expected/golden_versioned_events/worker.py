@@ -30,8 +30,10 @@ HANDLERS = [
 class Settings(WorkerSettings):
     """Defaults from ``[tool.qxgen]``; each is still overridable by its ``QX_*`` variable."""
 
-    stream: str | None = STREAM
-    durable: str | None = DURABLE
+    service_defaults = {
+        "stream": STREAM,
+        "durable": DURABLE,
+    }
 
 
 def build(settings: Settings | None = None) -> AbstractAsyncContextManager[WorkerRuntime]:

@@ -1,0 +1,91 @@
+"""A worker that cannot start says why in one line: the variable, its value, what is accepted.
+
+Each case runs the generated example worker (``python -m shop_service.worker``) as a user would
+and checks stderr and the documented exit code (78 = a setting, 69 = the server cannot serve
+it); never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qx.embedded import find_nats_server, free_port
+from qx.service import EXIT_CONFIG, EXIT_UNAVAILABLE
+
+SERVICE = Path(__file__).resolve().parents[2] / "examples" / "shop_service"
+
+
+def start_worker(env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("QX_", "NATS_", "OTEL_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "shop_service.worker"],
+        cwd=SERVICE,
+        env={**base, "NATS_URL": f"nats://127.0.0.1:{free_port()}", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"QX_LOG_LEVEL": "LOUD"}, "QX_LOG_LEVEL='LOUD': Input should be 'DEBUG', 'INFO'"),
+        ({"QX_LOG_FORMAT": "xml"}, "QX_LOG_FORMAT='xml': Input should be 'text' or 'json'"),
+        ({"QX_CONCURRENCY": "abc"}, "QX_CONCURRENCY='abc': Input should be a valid integer"),
+        ({"QX_MAX_DELIVER": "0"}, "QX_MAX_DELIVER='0': Input should be greater than or equal"),
+        ({"QX_PROBES_PORT": "abc"}, "QX_PROBES_PORT='abc' is not a number"),
+        ({"QX_PROBES_PORT": "99999"}, "QX_PROBES_PORT='99999': use a port from 1 to 65535"),
+        (
+            {"NATS_CONNECT_TIMEOUT": "abc"},
+            "NATS_CONNECT_TIMEOUT='abc': Input should be a valid number",
+        ),
+        ({"QX_STREAM": "bad.name"}, "QX_STREAM='bad.name': 'bad.name': stream and consumer names"),
+        ({"OTEL_TRACES_EXPORTER": "bogus"}, "OTEL_TRACES_EXPORTER='bogus': qx cannot set up bogus"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_variable(env: dict[str, str], expected: str) -> None:
+    done = start_worker(env)
+    assert done.returncode == EXIT_CONFIG, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, done.stderr
+    assert expected in errors[0], errors[0]
+
+
+def test_a_probes_port_in_use_is_named() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = start_worker({"QX_PROBES_PORT": str(port), "QX_PROBES_HOST": "127.0.0.1"})
+    assert done.returncode == EXIT_CONFIG, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"cannot serve probes on 127.0.0.1:{port}" in done.stderr
+    assert "QX_PROBES_PORT" in done.stderr
+
+
+def test_a_server_without_jetstream_is_said_as_such(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [find_nats_server(), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        done = start_worker({"NATS_URL": f"nats://127.0.0.1:{port}"})
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert done.returncode == EXIT_UNAVAILABLE, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"JetStream is not enabled on the NATS server at nats://127.0.0.1:{port}" in (
+        done.stderr
+    )
