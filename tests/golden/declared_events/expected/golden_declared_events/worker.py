@@ -9,11 +9,10 @@ SIGTERM or SIGINT stops fetching, lets in-flight handlers finish, then exits.
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AbstractAsyncContextManager
 
 from qx.service import run_worker, worker_app
-from qx.worker import WorkerRuntime, WorkerSettings
+from qx.worker import WorkerRuntime, WorkerSettings, run_main
 
 from .handlers.repo_created_v1 import RepoCreatedV1Handler
 from .handlers.repo_deleted_v1 import RepoDeletedV1Handler
@@ -29,8 +28,10 @@ HANDLERS = [
 class Settings(WorkerSettings):
     """Defaults from ``[tool.qxgen]``; each is still overridable by its ``QX_*`` variable."""
 
-    stream: str | None = STREAM
-    durable: str | None = DURABLE
+    service_defaults = {
+        "stream": STREAM,
+        "durable": DURABLE,
+    }
 
 
 def build(settings: Settings | None = None) -> AbstractAsyncContextManager[WorkerRuntime]:
@@ -49,4 +50,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_main(main())  # on uvloop when installed (QX_EVENT_LOOP=asyncio to opt out)
