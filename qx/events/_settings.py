@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -65,7 +66,12 @@ class NatsSettings(BaseSettings):
 
     def __init__(self, **values: Any) -> None:
         # 1.x keyword and QX_NATS__* names are mapped here, each with one DeprecationWarning.
-        super().__init__(**legacy_nats_values(values, NATS_ENV))
+        values = legacy_nats_values(values, NATS_ENV)
+        env = {k.upper(): v for k, v in os.environ.items()}
+        for cli_name, field in NATS_CLI_ENV.items():
+            if field not in values and NATS_ENV[field] not in env and cli_name in env:
+                values[field] = env[cli_name]
+        super().__init__(**values)
 
     @field_validator("url", mode="before")
     @classmethod
@@ -181,6 +187,15 @@ class NatsSettings(BaseSettings):
         for key, value in super().__repr_args__():
             yield key, (redact_url(value) if key == "url" and isinstance(value, str) else value)
 
+
+# The nats CLI's variable names, read when ours are not set.
+NATS_CLI_ENV = {
+    "NATS_CREDS": "creds_file",
+    "NATS_NKEY": "nkey_seed_file",
+    "NATS_CA": "tls_ca_file",
+    "NATS_CERT": "tls_cert_file",
+    "NATS_KEY": "tls_key_file",
+}
 
 # field -> its environment variable
 NATS_ENV = {

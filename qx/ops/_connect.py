@@ -73,18 +73,42 @@ async def connect(
 
 @asynccontextmanager
 async def connection(url: str | NatsSettings, *, timeout: float = 3.0) -> AsyncIterator[Client]:
-    """A connection for one command. A command that fails after the server denied a
-    permission (nats-py only sees a timeout) is re-raised as ``NatsAuthError`` naming it."""
+    """A connection for one command.
+
+    When the server denies a permission, nats-py would only time the request out seconds
+    later; instead the command is interrupted at once and ``NatsAuthError`` names the refused
+    subject. A one-shot command cannot do anything useful past a denied request.
+    """
     s = settings_for(url)
     denied: list[NatsAuthError] = []
+    task = asyncio.current_task()
+    in_body = False
 
-    nc = await connect(s, timeout=timeout, on_denied=denied.append)
+    def on_denied(error: NatsAuthError) -> None:
+        denied.append(error)
+        if in_body and task is not None and len(denied) == 1:
+            task.cancel()
+
+    nc = await connect(s, timeout=timeout, on_denied=on_denied)
     try:
+        in_body = True
         yield nc
+    except asyncio.CancelledError:
+        if denied and task is not None:
+            task.uncancel()
+            raise denied[0] from None
+        raise
     except Exception as exc:
         if denied:
-            raise denied[-1] from exc
+            raise denied[0] from exc
         raise
     finally:
+        in_body = False
         if not nc.is_closed:
-            await nc.close()
+            try:
+                await nc.close()
+            except asyncio.CancelledError:  # the denial came as the body finished
+                if not denied or task is None:
+                    raise
+                task.uncancel()
+                raise denied[0] from None

@@ -181,3 +181,22 @@ def test_consumer_names_share_the_generated_workers_variables(
     assert (s.stream, s.durable, s.subjects) == ("ORDERS", "billing", ["orders.>", "refunds.>"])
     assert NatsSettings(stream="OTHER").stream == "OTHER"
     assert s.to_env()["QX_SUBJECTS"] == "orders.>,refunds.>"
+
+
+def test_the_nats_cli_variable_names_are_read_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NATS_CREDS", "/run/a.creds")
+    monkeypatch.setenv("NATS_CA", "/etc/ca.pem")
+    monkeypatch.setenv("NATS_CERT", "/etc/c.pem")
+    monkeypatch.setenv("NATS_KEY", "/etc/c.key")
+    s = NatsSettings()
+    assert (s.creds_file, s.tls_ca_file, s.tls_cert_file, s.tls_key_file) == (
+        "/run/a.creds",
+        "/etc/ca.pem",
+        "/etc/c.pem",
+        "/etc/c.key",
+    )
+    monkeypatch.setenv("NATS_TLS_CA_FILE", "/etc/ours.pem")  # ours win
+    assert NatsSettings().tls_ca_file == "/etc/ours.pem"
+    monkeypatch.delenv("NATS_CREDS")
+    monkeypatch.setenv("NATS_NKEY", "/run/u.nk")
+    assert NatsSettings().nkey_seed_file == "/run/u.nk"
