@@ -255,6 +255,15 @@ class NatsConsumer:
     def _on_denied(self, denied: NatsAuthError) -> None:
         self._denied = denied
 
+    def _start_is_hopeless(self) -> bool:
+        """No retry helps: a permission was refused, or the server runs without JetStream.
+
+        The server's INFO says ``"jetstream": true`` when it is enabled; nats-py keeps INFO
+        only in a private attribute (no public accessor), read defensively here.
+        """
+        info = getattr(self._nc, "_server_info", None) or {}
+        return self._denied is not None or (bool(info) and not info.get("jetstream", False))
+
     async def _start(self, batch_hint: int) -> None:
         self._batch_hint = batch_hint
         if self._nc is None or self._nc.is_closed:
@@ -264,7 +273,9 @@ class NatsConsumer:
         self._js = self._nc.jetstream()
         advisory_stream: str | None
         if self.settings.provision:
-            advisory_stream = await provision(self._js, self.settings, batch_hint)
+            advisory_stream = await provision(
+                self._js, self.settings, batch_hint, hopeless=self._start_is_hopeless
+            )
         else:
             advisory_stream = await find_advisory_stream(self._js, self.settings)
         try:

@@ -97,7 +97,6 @@ def parse_envelope(
 def _json(body: bytes) -> Any:
     # UTF-8 only (RFC 8259 §8.1, and CloudEvents' JSON format): json.loads(bytes) would also
     # guess UTF-16/32 from the first bytes, turning binary junk into "valid" events.
-
     if _orjson_loads is not None and _LONG_DIGITS.search(body) is None:
         # orjson (the ``fast`` extra) is ~5x faster. Whatever it refuses (NaN, UTF-16, lone
         # surrogates, deep nesting...) is decided by json.loads; numbers of 19+ digits never

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import nats.errors
 from nats.js import JetStreamContext
@@ -187,12 +188,19 @@ async def find_advisory_stream(js: JetStreamContext, s: ConsumerSettings) -> str
         return None
 
 
-async def provision(js: JetStreamContext, s: ConsumerSettings, batch: int) -> str:
+async def provision(
+    js: JetStreamContext,
+    s: ConsumerSettings,
+    batch: int,
+    *,
+    hopeless: Callable[[], bool] = lambda: False,
+) -> str:
     """Everything a worker needs; returns the advisory stream's name (see ``ensure_dlq``).
 
     A cluster electing a leader (a node just died) answers JetStream API requests with
     timeouts or 503 for a few seconds: retried here for up to ``PROVISION_PATIENCE`` seconds,
-    so a worker started during a node outage waits instead of exiting.
+    so a worker started during a node outage waits instead of exiting. ``hopeless`` tells a
+    failure no wait can cure (a refused permission, a server without JetStream): raised at once.
     """
     deadline = time.monotonic() + PROVISION_PATIENCE
     delay = 0.25
@@ -200,7 +208,7 @@ async def provision(js: JetStreamContext, s: ConsumerSettings, batch: int) -> st
         try:
             return await _provision(js, s, batch)
         except _TRANSIENT as exc:
-            if time.monotonic() + delay > deadline:
+            if hopeless() or time.monotonic() + delay > deadline:
                 raise
             log.warning(
                 "provisioning %s waits for JetStream (%s); retrying in %.1fs",

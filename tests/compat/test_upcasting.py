@@ -19,7 +19,6 @@ from qx.testing import WorkerHarness
 from qx.worker import Settled
 
 # One global tracer provider per process: share the runtime tests' fixture and exporter.
-from tests.runtime.test_tracing import spans  # noqa: F401
 
 SERVICE = Path(__file__).resolve().parents[2] / "examples" / "shop_service"
 

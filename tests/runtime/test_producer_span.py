@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import pytest
 from nats.aio.client import Client
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -15,18 +12,6 @@ from tests.runtime.events import OrderPlaced
 from tests.runtime.helpers import publish
 
 pytestmark = pytest.mark.nats
-
-
-@pytest.fixture
-def spans() -> InMemorySpanExporter:
-    # The global provider is set once per process (maybe by another test module): add to it.
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(TracerProvider())
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
 
 
 async def test_correlation_id_is_recorded_decoded(

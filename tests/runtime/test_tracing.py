@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -19,19 +17,6 @@ from tests.runtime.events import OrderPlaced
 from tests.runtime.helpers import publish
 
 pytestmark = pytest.mark.nats
-
-_exporter = InMemorySpanExporter()
-
-
-@pytest.fixture
-def spans() -> InMemorySpanExporter:
-    # The global provider can be set once per process; later calls are ignored by OTel.
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(_exporter))
-        trace.set_tracer_provider(provider)
-    _exporter.clear()
-    return _exporter
 
 
 async def test_consumer_span_is_child_of_producer_span(
