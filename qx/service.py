@@ -31,6 +31,7 @@ from qx.exceptions import (
 )
 from qx.log import configure_logging
 from qx.ops import configure_telemetry, start_probes_from_env
+from qx.redact import redact_url
 from qx.worker import WorkerRuntime, WorkerSettings, serve, supervise_from_env
 
 
@@ -150,7 +151,7 @@ async def _run(
                 if probes is not None:
                     await probes.close()
     except ConfigurationError as exc:  # a refused login, bad TLS files...: one line, no trace
-        raise SystemExit(f"worker cannot start: {exc}") from None
+        raise StartupError(f"worker cannot start: {exc}", EXIT_CONFIG) from None
     finally:
         telemetry.shutdown()
 
@@ -215,4 +216,5 @@ def _accepted(msg: str) -> str:
 
 
 def _url() -> str:
-    return os.environ.get("NATS_URL") or NatsSettings.model_fields["url"].get_default()
+    """The server's URL for a message: credentials in it are masked."""
+    return redact_url(os.environ.get("NATS_URL") or NatsSettings.model_fields["url"].get_default())

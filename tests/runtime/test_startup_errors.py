@@ -80,12 +80,14 @@ def test_a_server_without_jetstream_is_said_as_such(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        done = start_worker({"NATS_URL": f"nats://127.0.0.1:{port}"})
+        # A server without auth ignores credentials: they must still never be printed.
+        done = start_worker({"NATS_URL": f"nats://ops:s3cr3t-pw@127.0.0.1:{port}"})
     finally:
         server.terminate()
         server.wait(10)
     assert done.returncode == EXIT_UNAVAILABLE, done.stderr
     assert "Traceback" not in done.stderr
-    assert f"JetStream is not enabled on the NATS server at nats://127.0.0.1:{port}" in (
+    assert "s3cr3t-pw" not in done.stderr + done.stdout
+    assert f"JetStream is not enabled on the NATS server at nats://ops:***@127.0.0.1:{port}" in (
         done.stderr
     )

@@ -206,11 +206,11 @@ def test_generated_worker_with_a_refused_login_exits_with_one_line(
         timeout=60,
         cwd=EXAMPLE,
     )
-    out = assert_clean(result, SECRET)
+    out = assert_clean(result, SECRET, code=78)  # EXIT_CONFIG, like any unusable setting
     assert (
         result.stderr.strip()
         .splitlines()[-1]
-        .startswith("worker cannot start: NATS at nats://127.0.0.1:")
+        .startswith("error: worker cannot start: NATS at nats://127.0.0.1:")
     )
     assert "refused the login as user 'alice'" in out
 
