@@ -55,9 +55,6 @@ async def test_two_processes_share_a_durable_survive_a_kill_and_lose_nothing(
     subject = event_meta(OrderPlaced).subject
     async with await nats.connect(nats_url) as nc:
         await nc.jetstream().add_stream(name=names.stream, subjects=[subject])
-        publisher = NatsPublisher(nc, source="tests")
-        for i in range(TOTAL):
-            await publisher.publish(OrderPlaced(order_id=f"o{i}", total=i), event_id=f"o{i}")
     log = tmp_path / "handled.log"
     probes = free_port()
     env = {
@@ -79,11 +76,16 @@ async def test_two_processes_share_a_durable_survive_a_kill_and_lose_nothing(
         start_new_session=True,  # so cleanup can reach the children too
     )  # fmt: skip
     try:
+        # The group is ready once every child is: only then publish, so that one child started
+        # early cannot drain the whole backlog before the other is up.
+        assert await _probe(probes, "/readyz") == 200
+        async with await nats.connect(nats_url) as nc:
+            publisher = NatsPublisher(nc, source="tests")
+            for i in range(TOTAL):
+                await publisher.publish(OrderPlaced(order_id=f"o{i}", total=i), event_id=f"o{i}")
         # Both children take part.
         await _until(lambda: len({pid for _, pid in _handled(log)}) >= 2, 30, "two children")
         assert proc.pid not in {pid for _, pid in _handled(log)}  # the supervisor handles none
-        status = await _probe(probes, "/readyz")
-        assert status == 200
         victim = _handled(log)[-1][1]
         os.kill(victim, signal.SIGKILL)
         # The supervisor starts a replacement (a third pid), and the backlog is finished.
@@ -104,7 +106,8 @@ async def test_two_processes_share_a_durable_survive_a_kill_and_lose_nothing(
 
 
 async def _probe(port: int, path: str) -> int:
-    for _ in range(100):  # the children's probe servers start with them
+    status = 0  # nothing answered
+    for _ in range(300):  # the children's probe servers start with them (slow when loaded)
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(f"GET {path} HTTP/1.1\r\n\r\n".encode())
