@@ -95,8 +95,11 @@ class Reloader:
             del sys.modules[name]
         importlib.invalidate_caches()
         try:
-            self.service = load_service(self.config.project_dir, out=self.config.out)
+            self.service = load_service(
+                self.config.project_dir, package=self.config.package, out=self.config.out
+            )
             build, _ = self.service.worker()
+            self.config = self.service.config  # pyproject.toml may have changed too
         except QxgenError as exc:
             self.console.print(f"[red]not running:[/] {escape(str(exc))}", markup=True)
             self.console.print("waiting for a change to reload")
