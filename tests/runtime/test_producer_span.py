@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from nats.aio.client import Client
-from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from qx.telemetry import _produce
 from tests.runtime.conftest import Names
 from tests.runtime.events import OrderPlaced
 from tests.runtime.helpers import publish
@@ -18,14 +18,13 @@ pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-def spans() -> InMemorySpanExporter:
-    # The global provider is set once per process (maybe by another test module): add to it.
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(TracerProvider())
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
+def spans(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
+    # A provider of the test's own: the global one can be set once per process and belongs to
+    # whichever tracing test runs first in this worker.
+    provider = TracerProvider()
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(_produce, "_tracer", provider.get_tracer("qx.publisher"))
     return exporter
 
 
