@@ -90,12 +90,13 @@ EXIT_CONFIG = 78  # EX_CONFIG: a QX_*/NATS_*/OTEL_* value is invalid; restarting
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the server cannot serve the worker (JetStream is off)
 
 
-class StartupError(SystemExit):
-    """The worker cannot start; ``str()`` is the one line printed, ``code`` the exit code."""
+class StartupError(ConfigurationError):
+    """The worker cannot start; ``message`` is the one line to print, ``code`` the exit code."""
 
     def __init__(self, message: str, code: int) -> None:
-        super().__init__(code)
+        super().__init__(message)
         self.message = message
+        self.code = code
 
 
 async def run_worker(
@@ -115,15 +116,19 @@ async def run_worker(
     if (code := await supervise_from_env()) is not None:  # QX_PROCESSES > 1: supervise copies
         raise SystemExit(code)
     try:
-        await _run(app, service_name)
+        await serve_app(app, service_name=service_name)
     except StartupError as exc:
         print(f"error: {exc.message}", file=sys.stderr, flush=True)
-        raise
+        raise SystemExit(exc.code) from None
 
 
-async def _run(
-    app: AbstractAsyncContextManager[WorkerRuntime] | AppFactory, service_name: str | None
+async def serve_app(
+    app: AbstractAsyncContextManager[WorkerRuntime] | AppFactory,
+    *,
+    service_name: str | None = None,
 ) -> None:
+    """``run_worker`` for a host that reports errors itself (``qxgen dev``): a worker that
+    cannot start raises ``StartupError`` instead of ending the process."""
     common = _settings(WorkerSettings)  # QX_LOG_* and every other QX_* before anything starts
     configure_logging(common.log_level, common.log_format)
     # Not callable(): asynccontextmanager objects are callable too (usable as decorators).

@@ -23,7 +23,7 @@ import watchfiles
 from rich.console import Console
 from rich.markup import escape
 
-from qx.service import run_worker
+from qx.service import serve_app
 from qx.worker import WorkerRuntime
 from qxgen.commands._running import listening, print_settlements
 from qxgen.commands._service import BuildWorker, GeneratedService, load_service
@@ -54,7 +54,7 @@ class Reloader:
                 continue
             running: list[WorkerRuntime] = []
             run = asyncio.create_task(
-                run_worker(self._factory(build, running), service_name=self.config.service)
+                serve_app(self._factory(build, running), service_name=self.config.service)
             )
             if not watch:
                 await run
@@ -76,7 +76,7 @@ class Reloader:
     def _factory(
         self, build: BuildWorker, running: list[WorkerRuntime]
     ) -> Callable[[], AbstractAsyncContextManager[WorkerRuntime]]:
-        """What ``run_worker`` calls (its settings errors become one line); the worker it
+        """What ``serve_app`` calls (its settings errors become one line); the worker it
         yields is kept in ``running`` so a reload can stop it."""
 
         @asynccontextmanager
@@ -95,8 +95,11 @@ class Reloader:
             del sys.modules[name]
         importlib.invalidate_caches()
         try:
-            self.service = load_service(self.config.project_dir, out=self.config.out)
+            self.service = load_service(
+                self.config.project_dir, package=self.config.package, out=self.config.out
+            )
             build, _ = self.service.worker()
+            self.config = self.service.config  # pyproject.toml may have changed too
         except QxgenError as exc:
             self.console.print(f"[red]not running:[/] {escape(str(exc))}", markup=True)
             self.console.print("waiting for a change to reload")

@@ -24,11 +24,13 @@ from rich.markup import escape
 from qx import ops
 from qx.embedded import EmbeddedNatsServer, free_port
 from qx.exceptions import QxError
+from qx.service import EXIT_CONFIG, StartupError
 from qxgen._nats_options import export_to_worker, nats_options
+from qxgen.commands._boundary import CommandError
 from qxgen.commands._reload import Reloader
 from qxgen.commands._running import process_command, stale_server_pid, stop_stale_server
 from qxgen.commands._service import GeneratedService, load_service
-from qxgen.errors import QxgenError, describe_nats_failure
+from qxgen.errors import EXIT_FAILED, EXIT_USAGE, QxgenError, describe_nats_failure
 
 DEFAULT_PORT = 4222  # what NATS_URL, `qxgen publish` and `qxgen dlq` default to
 STORE = Path(".qx") / "nats"
@@ -176,6 +178,9 @@ def dev(
         export_to_worker(url)
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C between two runs of the worker
             asyncio.run(Reloader(service, console).run(reload))
+    except StartupError as exc:  # a QX_*/NATS_*/OTEL_* value, or JetStream off: one line
+        code = EXIT_USAGE if exc.code == EXIT_CONFIG else EXIT_FAILED
+        raise CommandError(exc.message, code) from None
     except QxError as exc:
         raise click.ClickException(f"worker failed: {exc}") from None
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import time
@@ -12,8 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from qx.embedded import free_port
+from qx.embedded import EmbeddedNatsServer, free_port
 from qxgen.cli import cli
+from qxgen.commands._running import process_command
 from tests.cli.conftest import run_qxgen
 from tests.cli.test_dev import Dev
 
@@ -58,6 +60,10 @@ def dev(project: Path) -> Iterator[Dev]:
     running = Dev(project, "--port", str(free_port()))
     yield running
     running.kill()
+    # A dev killed by a failing test leaves its server (own session) behind: stop it.
+    pid = EmbeddedNatsServer(project / ".qx" / "nats").running_pid()
+    if pid is not None and process_command(pid) is not None:
+        os.kill(pid, signal.SIGKILL)
 
 
 def expect_nth(dev: Dev, text: str, n: int, timeout: float = 20.0) -> None:

@@ -3,16 +3,18 @@ and NATS failures said as what they are (JetStream off, auth refused, nothing li
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from qx.embedded import find_nats_server, free_port
+from qx.embedded import EmbeddedNatsServer, find_nats_server, free_port
 from qxgen.errors import EXIT_FAILED, EXIT_USAGE
 from tests.cli.conftest import EXAMPLE, run_qxgen
 
@@ -122,3 +124,21 @@ def test_a_handler_that_does_not_import_is_named_with_its_line(
     assert line.startswith("error: import error in brk/handlers/person_greeted_v1.py "), line
     assert expected in line
     assert "qxgen generate" not in line
+
+
+def test_dev_with_a_bad_setting_is_one_line_and_leaves_no_server(
+    tmp_path: Path, initialised: Path
+) -> None:
+    project = shutil.copytree(initialised, tmp_path / "brk")
+    done = subprocess.run(
+        [sys.executable, "-m", "qxgen", "dev", "--port", str(free_port())],
+        cwd=project,
+        env={**os.environ, "QX_LOG_LEVEL": "LOUD"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == EXIT_USAGE, done.stderr
+    assert only_error_line(done).startswith("error: QX_LOG_LEVEL='LOUD': Input should be")
+    assert EmbeddedNatsServer(project / ".qx" / "nats").running_pid() is None

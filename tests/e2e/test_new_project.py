@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from qx.embedded import free_port
+from qx.embedded import EmbeddedNatsServer, free_port
+from qxgen.commands._running import process_command
 
 pytestmark = pytest.mark.slow
 
@@ -156,6 +157,10 @@ def test_new_project_from_wheels(tmp_path: Path, wheels: tuple[Path, Path, Path]
         except subprocess.TimeoutExpired:
             dev.kill()
             dev.wait()
+        # A dev that had to be killed leaves its server (own session): never leave it running.
+        left = EmbeddedNatsServer(project / ".qx" / "nats").running_pid()
+        if left is not None and process_command(left) is not None:
+            os.kill(left, signal.SIGKILL)
     reader.join(5)
     while not lines.empty():
         seen.append(lines.get())
