@@ -155,6 +155,8 @@ async def serve_app(
             finally:
                 if probes is not None:
                     await probes.close()
+    except StartupError:
+        raise
     except ConfigurationError as exc:  # a refused login, bad TLS files...: one line, no trace
         raise StartupError(f"worker cannot start: {exc}", EXIT_CONFIG) from None
     finally:
