@@ -28,7 +28,7 @@ import json
 from typing import Any
 
 from qxgen._bundle import SCHEMA_KEYWORDS, SCHEMA_LIST_KEYWORDS, SCHEMA_MAP_KEYWORDS
-from qxgen.errors import QxgenError
+from qxgen.errors import QxgenError, SchemaError
 
 _DEFS = "#/$defs/"
 # Keywords leaving "extra properties allowed?" to more than the sibling `properties`.
@@ -144,6 +144,19 @@ def _event_root(node: Any, defs: dict[str, Any], name: str, seen: frozenset[str]
     # A payload is an object: without this a root with no "type" would be typed Any.
     if "type" not in node:
         node = {"type": "object", **node}
+    kind = node["type"]
+    if kind != "object" and not (isinstance(kind, list) and "object" in kind):
+        raise SchemaError(
+            f"event class {name}",
+            "",
+            f"this event's schema accepts no JSON object (its root resolves to type {kind!r}); "
+            "an event payload is an object",
+        )
+    node = {**node, "type": "object"}
+    if node.get("additionalProperties") is not False:
+        # Unknown properties are kept as extras (a typed map would make a RootModel, which
+        # is no event); the validator checks them against the schema.
+        node = {**node, "additionalProperties": True}
     return node
 
 
