@@ -101,7 +101,7 @@ def test_golden_examples_and_mutants_get_the_jsonschema_verdict(
 # -- hypothesis: random schemas and instances --------------------------------------------------
 
 _NAMES = ["a", "b", "c"]
-_SCALARS = st.sampled_from([None, True, False, 0, 1, -1, 2, 1.5, 10**400, "x", "", "ab"])
+_SCALARS = st.sampled_from([None, True, False, 0, 1, 1.0, -1, 2, 1.5, 10**400, "x", "", "ab"])
 
 
 def _leaf() -> st.SearchStrategy[dict[str, Any]]:
@@ -176,7 +176,7 @@ _INSTANCES = st.recursive(
 )
 _BY_TYPE: dict[str, list[Any]] = {
     "string": ["x", "", "ab"],
-    "integer": [0, 1, -1, 2, 10**400],
+    "integer": [0, 1, -1, 2, 1.0, 10**400],
     "number": [0, 1.5, 2, -1, 10**400],
     "boolean": [True, False],
     "null": [None],
@@ -252,7 +252,7 @@ def _generate(schemas: list[dict[str, Any]], workdir: Path) -> Any:
 
 @pytest.mark.timeout(600)  # each example generates and imports a package; slow when shared
 @settings(
-    max_examples=10,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
