@@ -77,3 +77,25 @@ def test_a_declared_type_is_checked_like_a_marker(tmp_path: Path) -> None:
     project = _project(tmp_path, '"a.json" = { type = "a b", version = 1 }\n', {"a.json": OBJECT})
     with pytest.raises(SchemaError, match="must be a dotted name"):
         plan(load_config(project))
+
+
+def test_a_configured_ref_root_resolves_root_relative_refs(tmp_path: Path) -> None:
+    """A collection vendored one level down: its refs are written against ``vendor/``."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.qxgen]\npackage = "svc"\nref_root = "schemas/vendor"\n\n'
+        '[tool.qxgen.events]\n"vendor/events/*.json" = { type = "v.{stem}", version = 1 }\n'
+    )
+    files = {
+        "vendor/common/user.json": OBJECT,
+        "vendor/events/created.json": {
+            "type": "object",
+            "properties": {"user": {"$ref": "common/user.json"}},
+        },
+    }
+    for rel, body in files.items():
+        path = tmp_path / "schemas" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(body))
+    result = plan(load_config(tmp_path))
+    schema = next(f for f in result.files if f.path.endswith("v.created.v1.json"))
+    assert json.loads(schema.content)["$defs"]["User"] == OBJECT
