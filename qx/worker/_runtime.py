@@ -26,7 +26,7 @@ from qx.core import use_context
 from qx.cqrs import Mediator
 from qx.di import ScopeFactory, as_scope_factory
 from qx.events import EventRegistry, NatsConsumer
-from qx.telemetry import consumer_span, current_trace_id
+from qx.telemetry import consumer_span, trace_id_of
 from qx.worker._dead_letter import AdvisoryProcessor, DeadLetterWriter
 from qx.worker._decision import Outcome, advisory_retry, after_settle_failure, decide
 from qx.worker._decode import decode
@@ -355,7 +355,7 @@ class WorkerRuntime:
                 server_address=self._server[0],
                 server_port=self._server[1],
             ) as span:
-                trace_id = current_trace_id()
+                trace_id = trace_id_of(span)  # the producer's, carried on (or our span's)
                 decoded = decode(d, self.registry)
                 if isinstance(decoded, Outcome):
                     env, ctx, outcome = None, None, decoded

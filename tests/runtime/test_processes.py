@@ -86,8 +86,9 @@ async def test_two_processes_share_a_durable_survive_a_kill_and_lose_nothing(
         assert status == 200
         victim = _handled(log)[-1][1]
         os.kill(victim, signal.SIGKILL)
-        # The supervisor starts a replacement (a third pid), and the backlog is finished.
-        await _until(lambda: len({pid for _, pid in _handled(log)}) >= 3, 30, "a restarted child")
+        # The supervisor starts a replacement (a third child), and the backlog is finished.
+        started = Path(f"{log}.started")
+        await _until(lambda: len(started.read_text().split()) >= 3, 30, "a restarted child")
         await _until(lambda: len({o for o, _ in _handled(log)}) >= TOTAL, 60, "every event")
         proc.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.to_thread(proc.communicate, timeout=30)
