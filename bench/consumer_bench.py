@@ -210,6 +210,7 @@ async def drain_runs(args: argparse.Namespace, url: str, systems: list[tuple[str
                         count=args.count,
                         concurrency=args.concurrency,
                         batch=args.batch,
+                        tracing=args.tracing,
                     )
                 r["problems"] = await check_drained(nc, durable)
                 await nc.jetstream().delete_consumer(STREAM, durable)
@@ -248,6 +249,7 @@ async def run_shared(
             "count": args.count,
             "concurrency": args.concurrency,
             "batch": args.batch,
+            "tracing": args.tracing,
         }
     )
     procs = [
@@ -340,6 +342,7 @@ async def latency_runs(
                         "count": total,
                         "concurrency": args.concurrency,
                         "batch": args.batch,
+                        "tracing": args.tracing,
                     }
                 )
                 proc = await asyncio.create_subprocess_exec(
@@ -406,6 +409,10 @@ def print_report(
         f"{env['cpus']} cpus, load average at start {env['loadavg']}"
     )
     print(f"qx: concurrency={args.concurrency} batch={args.batch}, DI container + validation on")
+    print(
+        "tracing: "
+        + ("OTel SDK, batch span processor, in every system" if args.tracing else "no SDK")
+    )
     keys = sorted({(r["system"], r["loop"]) for r in drains}, key=lambda k: (k[1], k[0]))
     medians = {
         k: statistics.median(r["rate"] for r in drains if (r["system"], r["loop"]) == k)
@@ -498,7 +505,11 @@ class Done:
 
 
 async def child_plain(c: dict[str, Any], done: Done, ready: asyncio.Event) -> None:
+    from opentelemetry import propagate, trace
+    from opentelemetry.trace import SpanKind
+
     cls = order_class()
+    tracer = trace.get_tracer("bench.plain") if c.get("tracing") else None
     nc = await nats.connect(c["url"])
     try:
         sub = await nc.jetstream().pull_subscribe_bind(c["durable"], stream=STREAM)
@@ -509,8 +520,16 @@ async def child_plain(c: dict[str, Any], done: Done, ready: asyncio.Event) -> No
             except nats.errors.TimeoutError:
                 continue
             for msg in msgs:
-                event = cls.model_validate_json(msg.data)
-                await msg.ack()
+                if tracer is None:
+                    event = cls.model_validate_json(msg.data)
+                    await msg.ack()
+                else:  # what a hand-written loop would do: continue the producer's trace
+                    parent = propagate.extract(msg.headers or {})
+                    with tracer.start_as_current_span(
+                        f"process {msg.subject}", context=parent, kind=SpanKind.CONSUMER
+                    ):
+                        event = cls.model_validate_json(msg.data)
+                        await msg.ack()
                 done.hit(event.order_id)
         await nc.flush()
     finally:
@@ -563,7 +582,12 @@ async def child_faststream(c: dict[str, Any], done: Done, ready: asyncio.Event) 
     from faststream.nats import NatsBroker, PullSub
 
     cls = order_class()
-    broker = NatsBroker(c["url"], logger=None)
+    middlewares: list[Any] = []
+    if c.get("tracing"):
+        from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+
+        middlewares.append(NatsTelemetryMiddleware())
+    broker = NatsBroker(c["url"], logger=None, middlewares=middlewares)
 
     @broker.subscriber(
         SUBJECT,
@@ -620,11 +644,33 @@ async def child(c: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def install_tracing() -> None:
+    """An OTel SDK with a batch span processor whose exporter drops the spans: the cost of
+    creating, annotating and queueing spans, not of shipping them."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Drop()))
+    trace.set_tracer_provider(provider)
+
+
 def child_main(spec: str) -> int:
     c = json.loads(spec)
     import logging
 
     logging.basicConfig(level=logging.ERROR)
+    if c.get("tracing"):
+        install_tracing()
     if c.get("profile"):
         import cProfile
 
@@ -686,6 +732,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=8, help="qx WorkerSettings.concurrency")
     p.add_argument("--batch", type=int, default=64, help="qx WorkerSettings.batch")
     p.add_argument("--child-timeout", type=float, default=600.0)
+    p.add_argument(
+        "--tracing",
+        action="store_true",
+        help="OTel SDK (batch span processor, spans dropped) in every system; the plain loop "
+        "then opens a consumer span per message",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--profile", metavar="PATH", help="also drain once under cProfile, to PATH")
     p.add_argument("--profile-system", default="qx", help="system to profile")
