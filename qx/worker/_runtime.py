@@ -202,7 +202,7 @@ class WorkerRuntime:
         if self._run_called:
             await self._done.wait()
 
-    # -- fetching ------------------------------------------------------------------------
+    # -- receiving -----------------------------------------------------------------------
 
     def _deliver(self, msg: Msg) -> None:
         """Called by the consumer for each message as it arrives (no await, no task)."""
