@@ -70,6 +70,8 @@ class WorkerRuntime:
     ) -> None:
         if concurrency < 1 or batch < 1:
             raise ValueError("concurrency and batch must be >= 1")
+        if idle_heartbeat is not None and not 0 < idle_heartbeat * 2 <= pull_expires:
+            raise ValueError("idle_heartbeat must be > 0 and at most half of pull_expires")
         self.consumer = consumer
         self.registry = registry
         self.mediator = mediator

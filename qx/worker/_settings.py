@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HANDLER_TIMEOUT = 300.0
@@ -39,6 +39,12 @@ class WorkerSettings(BaseSettings):
     concurrency: int = Field(default=8, ge=1)
     batch: int = Field(default=64, ge=1)
     fetch_timeout: float = Field(default=1.0, gt=0)
+    # The continuous pull: how long one pull request lives, the server's idle heartbeat
+    # (0 = a sixth of pull_expires, at most 5 s; two missed ones re-send the requests) and an
+    # optional byte cap per request (0 = none).
+    pull_expires: float = Field(default=30.0, gt=0)
+    idle_heartbeat: float = Field(default=0.0, ge=0)
+    max_bytes: int = Field(default=0, ge=0)
     ack_wait: float = Field(default=30.0, gt=0)
     max_deliver: int = Field(default=5, ge=1)
     backoff_base: float = Field(default=1.0, ge=0)
@@ -51,6 +57,16 @@ class WorkerSettings(BaseSettings):
     provision: bool = True
     validate_payloads: bool = True
     dlq_stream: str = "QX_DLQ"
+
+    @field_validator("idle_heartbeat")
+    @classmethod
+    def _heartbeat_fits(cls, value: float, info: ValidationInfo) -> float:
+        expires = info.data.get("pull_expires")
+        if expires is not None and value * 2 > expires:
+            raise ValueError(
+                f"must be at most half of pull_expires={expires} (the server refuses longer)"
+            )
+        return value
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
