@@ -76,6 +76,9 @@ async def worker_app(
         retry=settings.retry_policy(),
         handler_timeout=settings.handler_timeout,
         shutdown_timeout=settings.shutdown_timeout,
+        pull_expires=settings.pull_expires,
+        idle_heartbeat=settings.idle_heartbeat or None,
+        max_bytes=settings.max_bytes,
     )
     try:
         yield worker

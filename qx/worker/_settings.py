@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -72,8 +72,17 @@ class WorkerSettings(BaseSettings):
         default=64, ge=1, description="fetch batch (prefetch window = concurrency + batch)"
     )
     fetch_timeout: float = Field(
-        default=1.0, gt=0, description="seconds a fetch waits (also bounds stop latency)"
+        default=1.0, gt=0, description="seconds an advisory fetch waits (bounds stop latency)"
     )
+    # The continuous pull: how long one pull request lives, the server's idle heartbeat and an
+    # optional byte cap per request.
+    pull_expires: float = Field(default=30.0, gt=0, description="life of one pull request, s")
+    idle_heartbeat: float = Field(
+        default=0.0,
+        ge=0,
+        description="server heartbeat, s; 0 = pull_expires/6 (at most 5 s); 2 missed re-pull",
+    )
+    max_bytes: int = Field(default=0, ge=0, description="byte cap per pull request; 0 = none")
     ack_wait: float = Field(
         default=30.0, gt=0, description="processing deadline per delivery, seconds"
     )
@@ -155,6 +164,16 @@ class WorkerSettings(BaseSettings):
             except ValidationError as exc:
                 problems.append(f"{name} = {value!r}: {exc.errors()[0]['msg']}")
         return problems
+
+    @field_validator("idle_heartbeat")
+    @classmethod
+    def _heartbeat_fits(cls, value: float, info: ValidationInfo) -> float:
+        expires = info.data.get("pull_expires")
+        if expires is not None and value * 2 > expires:
+            raise ValueError(
+                f"must be at most half of pull_expires={expires} (the server refuses longer)"
+            )
+        return value
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
