@@ -122,7 +122,8 @@ class Supervisor:
             code = await proc.wait()
             if self._stopping.is_set():
                 log.info("worker process %d (pid %d) exited with %d", index, proc.pid, code)
-                return code
+                # Killed by our SIGTERM before it could install its handler: it held nothing.
+                return 0 if code == -signal.SIGTERM else code
             if time.monotonic() - started >= self.stable_after:
                 delay = self.restart_base
             log.error(
@@ -135,7 +136,7 @@ class Supervisor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
             if self._stopping.is_set():
-                return code
+                return 0  # stopped while waiting to restart: nothing of this slot is running
             delay = min(delay * 2, self.restart_max)
             self.restarts += 1
 
