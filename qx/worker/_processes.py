@@ -122,7 +122,9 @@ class Supervisor:
             code = await proc.wait()
             if self._stopping.is_set():
                 log.info("worker process %d (pid %d) exited with %d", index, proc.pid, code)
-                return code
+                # Killed by our own SIGTERM before it installed its handlers: it was still
+                # starting (a worker consumes only after that), so nothing was in flight.
+                return 0 if code == -signal.SIGTERM else code
             if time.monotonic() - started >= self.stable_after:
                 delay = self.restart_base
             log.error(
