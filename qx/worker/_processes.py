@@ -122,7 +122,8 @@ class Supervisor:
             code = await proc.wait()
             if self._stopping.is_set():
                 log.info("worker process %d (pid %d) exited with %d", index, proc.pid, code)
-                # Killed by our SIGTERM before it could install its handler: it held nothing.
+                # Killed by our own SIGTERM before it installed its handlers: it was still
+                # starting (a worker consumes only after that), so nothing was in flight.
                 return 0 if code == -signal.SIGTERM else code
             if time.monotonic() - started >= self.stable_after:
                 delay = self.restart_base
