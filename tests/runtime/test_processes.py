@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,6 @@ from pathlib import Path
 import nats
 import pytest
 
-from qx.embedded import free_port
 from qx.events import NatsPublisher, event_meta
 from qx.exceptions import ConfigurationError
 from qx.worker import requested_processes
@@ -40,6 +40,26 @@ def _handled(log: Path) -> list[tuple[str, int]]:
     return rows
 
 
+def _free_port_block(n: int) -> int:
+    """A port P with P..P+n-1 all free now: the supervisor's children bind P+1+i, and a
+    neighbour taken by a parallel test would make a child exit with 78."""
+    for _ in range(200):
+        with contextlib.ExitStack() as stack:
+            first = stack.enter_context(socket.socket())
+            first.bind(("127.0.0.1", 0))
+            base = first.getsockname()[1]
+            if base + n > 65535:
+                continue
+            try:
+                for port in range(base + 1, base + n):
+                    sock = stack.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(base)
+    raise RuntimeError(f"no block of {n} free ports")
+
+
 async def _until(condition: object, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
@@ -57,7 +77,7 @@ async def test_two_processes_share_a_durable_survive_a_kill_and_lose_nothing(
         await nc.jetstream().add_stream(name=names.stream, subjects=[subject])
     log = tmp_path / "handled.log"
     errors = tmp_path / "stderr.log"
-    probes = free_port()
+    probes = _free_port_block(3)  # the group's probes on P, child i's on P+1+i
     env = {
         **os.environ,
         "QX_PROCESSES": "2",
