@@ -82,11 +82,14 @@ class WorkerSettings(BaseSettings):
 
     #: Defaults a generated worker sets from ``[tool.qxgen]``; ``QX_*`` variables override them.
     service_defaults: ClassVar[Mapping[str, object]] = {}
-    #: Read before (or outside) the service's own ``Settings`` exist — by ``run_main``, the
-    #: supervisor, the probes — so they come from the environment only, never from
-    #: ``[tool.qxgen.worker]``.
+    #: Process-level settings, read before (or outside) the service's own ``Settings`` exist —
+    #: by ``run_main``, logging setup, the supervisor, the probes — so they come from the
+    #: environment only; ``[tool.qxgen.worker]`` refuses them rather than bake in a value
+    #: nothing would read.
     ENV_ONLY: ClassVar[frozenset[str]] = frozenset(
         {
+            "log_level",
+            "log_format",
             "processes",
             "process_index",
             "event_loop",
