@@ -11,6 +11,8 @@ What runs (each run in a fresh child process, so CPU time and peak RSS are its o
 * ``plain``  the hand-written loop: ``fetch(256)`` + pydantic ``model_validate_json`` + ``ack``;
 * ``qx``     the worker exactly as a generated ``build()`` makes it (``qx.service.worker_app``:
   dishka container with every handler, JSON-schema validation on, provisioning on);
+* ``qx*N``   N such workers in N processes on one durable (what ``QX_PROCESSES=N`` runs);
+  by default N = the number of cores, up to 4;
 * ``faststream`` (if installed, ``pip install -e '.[bench]'``) a JetStream pull subscriber
   (batch 256) with a pydantic-typed handler, acking after success.
 
@@ -38,6 +40,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -189,21 +192,26 @@ async def drain_runs(args: argparse.Namespace, url: str, systems: list[tuple[str
         for rep in range(args.repeat):
             order = systems[rep % len(systems) :] + systems[: rep % len(systems)]
             for system, loop in order:
-                durable = f"d_{system}_{loop}_{rep}"
+                durable = f"d_{system.replace('*', 'x')}_{loop}_{rep}"
                 # The same durable config for all (what qx provisions; qx re-applies it).
                 await add_durable(nc, durable, DeliverPolicy.ALL)
-                r = await asyncio.to_thread(
-                    run_child,
-                    args,
-                    mode="drain",
-                    system=system,
-                    loop=loop,
-                    url=url,
-                    durable=durable,
-                    count=args.count,
-                    concurrency=args.concurrency,
-                    batch=args.batch,
-                )
+                base, _, copies = system.partition("*")
+                if copies:
+                    r = await run_shared(args, nc, url, durable, base, int(copies), loop)
+                else:
+                    r = await asyncio.to_thread(
+                        run_child,
+                        args,
+                        mode="drain",
+                        system=system,
+                        loop=loop,
+                        url=url,
+                        durable=durable,
+                        count=args.count,
+                        concurrency=args.concurrency,
+                        batch=args.batch,
+                        tracing=args.tracing,
+                    )
                 r["problems"] = await check_drained(nc, durable)
                 await nc.jetstream().delete_consumer(STREAM, durable)
                 r.update(system=system, loop=loop, rep=rep)
@@ -217,6 +225,71 @@ async def drain_runs(args: argparse.Namespace, url: str, systems: list[tuple[str
     finally:
         await nc.close()
     return results
+
+
+async def run_shared(
+    args: argparse.Namespace,
+    nc: Client,
+    url: str,
+    durable: str,
+    system: str,
+    processes: int,
+    loop: str,
+) -> dict[str, Any]:
+    """``processes`` children of one system on one durable (what ``QX_PROCESSES`` does). The
+    timed window runs from the first child being ready until the server's ack floor reaches
+    the last event; CPU is the children's total."""
+    spec = json.dumps(
+        {
+            "mode": "shared",
+            "system": system,
+            "loop": loop,
+            "url": url,
+            "durable": durable,
+            "count": args.count,
+            "concurrency": args.concurrency,
+            "batch": args.batch,
+            "tracing": args.tracing,
+        }
+    )
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--child",
+            spec,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(processes)
+    ]
+    started = 0.0
+    for proc in procs:
+        assert proc.stdout is not None
+        if b"READY" not in await asyncio.wait_for(proc.stdout.readline(), 120):
+            raise RuntimeError("a shared child did not start")
+        started = started or time.perf_counter()
+    js = nc.jetstream()
+    # The condition lives on the server (every event acked, by whichever process): poll it.
+    while (await js.consumer_info(STREAM, durable)).ack_floor.stream_seq < args.count:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    wall = time.perf_counter() - started
+    outs = []
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+        lines = [ln for ln in out.decode().splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"shared child failed: {err.decode()[-2000:]}")
+        outs.append(json.loads(lines[-1]))
+    return {
+        "handled": sum(o["handled"] for o in outs),
+        "seconds": wall,
+        "rate": args.count / wall,
+        "cpu_us": sum(o["cpu_s"] for o in outs) / args.count * 1e6,
+        "rss_mb": max(o["rss_mb"] for o in outs),
+    }
 
 
 async def profile_run(args: argparse.Namespace, url: str) -> None:
@@ -254,6 +327,8 @@ async def latency_runs(
     try:
         for rate in args.rates:
             for system, loop in systems:
+                if "*" in system:
+                    continue  # latency is per process
                 durable = f"l_{system}_{loop}_{rate}"
                 total = int(rate * args.latency_seconds)
                 await add_durable(nc, durable, DeliverPolicy.NEW)
@@ -267,6 +342,7 @@ async def latency_runs(
                         "count": total,
                         "concurrency": args.concurrency,
                         "batch": args.batch,
+                        "tracing": args.tracing,
                     }
                 )
                 proc = await asyncio.create_subprocess_exec(
@@ -333,6 +409,10 @@ def print_report(
         f"{env['cpus']} cpus, load average at start {env['loadavg']}"
     )
     print(f"qx: concurrency={args.concurrency} batch={args.batch}, DI container + validation on")
+    print(
+        "tracing: "
+        + ("OTel SDK, batch span processor, in every system" if args.tracing else "no SDK")
+    )
     keys = sorted({(r["system"], r["loop"]) for r in drains}, key=lambda k: (k[1], k[0]))
     medians = {
         k: statistics.median(r["rate"] for r in drains if (r["system"], r["loop"]) == k)
@@ -425,7 +505,11 @@ class Done:
 
 
 async def child_plain(c: dict[str, Any], done: Done, ready: asyncio.Event) -> None:
+    from opentelemetry import propagate, trace
+    from opentelemetry.trace import SpanKind
+
     cls = order_class()
+    tracer = trace.get_tracer("bench.plain") if c.get("tracing") else None
     nc = await nats.connect(c["url"])
     try:
         sub = await nc.jetstream().pull_subscribe_bind(c["durable"], stream=STREAM)
@@ -436,8 +520,16 @@ async def child_plain(c: dict[str, Any], done: Done, ready: asyncio.Event) -> No
             except nats.errors.TimeoutError:
                 continue
             for msg in msgs:
-                event = cls.model_validate_json(msg.data)
-                await msg.ack()
+                if tracer is None:
+                    event = cls.model_validate_json(msg.data)
+                    await msg.ack()
+                else:  # what a hand-written loop would do: continue the producer's trace
+                    parent = propagate.extract(msg.headers or {})
+                    with tracer.start_as_current_span(
+                        f"process {msg.subject}", context=parent, kind=SpanKind.CONSUMER
+                    ):
+                        event = cls.model_validate_json(msg.data)
+                        await msg.ack()
                 done.hit(event.order_id)
         await nc.flush()
     finally:
@@ -490,7 +582,12 @@ async def child_faststream(c: dict[str, Any], done: Done, ready: asyncio.Event) 
     from faststream.nats import NatsBroker, PullSub
 
     cls = order_class()
-    broker = NatsBroker(c["url"], logger=None)
+    middlewares: list[Any] = []
+    if c.get("tracing"):
+        from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+
+        middlewares.append(NatsTelemetryMiddleware())
+    broker = NatsBroker(c["url"], logger=None, middlewares=middlewares)
 
     @broker.subscriber(
         SUBJECT,
@@ -511,7 +608,10 @@ async def child_faststream(c: dict[str, Any], done: Done, ready: asyncio.Event) 
 
 
 async def child(c: dict[str, Any]) -> dict[str, Any]:
-    done = Done(c["count"], latency=c["mode"] == "latency")
+    shared = c["mode"] == "shared"  # one of several on a durable: run until SIGTERM
+    done = Done(10**12 if shared else c["count"], latency=c["mode"] == "latency")
+    if shared:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.event.set)
     ready = asyncio.Event()
     run = {"plain": child_plain, "qx": child_qx, "faststream": child_faststream}[c["system"]]
     task = asyncio.create_task(run(c, done, ready))
@@ -520,7 +620,7 @@ async def child(c: dict[str, Any]) -> dict[str, Any]:
     if task.done():
         task.result()
         raise RuntimeError("system stopped before it was ready")
-    if c["mode"] == "latency":
+    if c["mode"] in ("latency", "shared"):
         print("READY", flush=True)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     finished = asyncio.create_task(done.event.wait())
@@ -533,6 +633,7 @@ async def child(c: dict[str, Any]) -> dict[str, Any]:
         "seconds": wall,
         "rate": done.n / wall,
         "cpu_us": cpu / max(done.n, 1) * 1e6,
+        "cpu_s": cpu,
         "rss_mb": rss,
     }
     if done.samples:
@@ -543,11 +644,33 @@ async def child(c: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def install_tracing() -> None:
+    """An OTel SDK with a batch span processor whose exporter drops the spans: the cost of
+    creating, annotating and queueing spans, not of shipping them."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Drop()))
+    trace.set_tracer_provider(provider)
+
+
 def child_main(spec: str) -> int:
     c = json.loads(spec)
     import logging
 
     logging.basicConfig(level=logging.ERROR)
+    if c.get("tracing"):
+        install_tracing()
     if c.get("profile"):
         import cProfile
 
@@ -578,11 +701,16 @@ def available_loops() -> list[str]:
 
 
 def available_systems() -> list[str]:
+    """plain, qx, qx on every core (up to 4 processes), and FastStream if installed."""
+    systems = ["plain", "qx"]
+    cores = min(os.cpu_count() or 1, 4)
+    if cores > 1:
+        systems.append(f"qx*{cores}")
     try:
         import faststream  # noqa: F401
     except ImportError:
-        return ["plain", "qx"]
-    return ["plain", "qx", "faststream"]
+        return systems
+    return [*systems, "faststream"]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -590,23 +718,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Drain and latency benchmark: plain nats-py, qx worker, FastStream.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--count", type=int, default=50_000, help="events per drain run")
-    p.add_argument("--repeat", type=int, default=5, help="interleaved runs per system")
+    p.add_argument("--count", type=int, help="events per drain run (default 50,000)")
+    p.add_argument("--repeat", type=int, help="interleaved runs per system (default 5)")
     p.add_argument("--quick", action="store_true", help="10k events, 2 runs, 3 s latency runs")
-    p.add_argument("--systems", default=",".join(available_systems()))
+    p.add_argument(
+        "--systems",
+        default=",".join(available_systems()),
+        help="plain, qx, faststream; 'qx*2' = two qx processes on one durable (QX_PROCESSES)",
+    )
     p.add_argument("--loops", default=",".join(available_loops()))
     p.add_argument("--rates", default="1000,2000", help="latency rates (msg/s); '' for none")
-    p.add_argument("--latency-seconds", type=float, default=10.0)
+    p.add_argument("--latency-seconds", type=float, help="per rate (default 10)")
     p.add_argument("--concurrency", type=int, default=8, help="qx WorkerSettings.concurrency")
     p.add_argument("--batch", type=int, default=64, help="qx WorkerSettings.batch")
     p.add_argument("--child-timeout", type=float, default=600.0)
+    p.add_argument(
+        "--tracing",
+        action="store_true",
+        help="OTel SDK (batch span processor, spans dropped) in every system; the plain loop "
+        "then opens a consumer span per message",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--profile", metavar="PATH", help="also drain once under cProfile, to PATH")
     p.add_argument("--profile-system", default="qx", help="system to profile")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.quick:
-        args.count, args.repeat, args.latency_seconds = 10_000, 2, 3.0
+    quick = args.quick
+    args.count = args.count or (10_000 if quick else 50_000)
+    args.repeat = args.repeat or (2 if quick else 5)
+    args.latency_seconds = args.latency_seconds or (3.0 if quick else 10.0)
     args.systems = [s for s in args.systems.split(",") if s]
     args.loops = [s for s in args.loops.split(",") if s]
     args.rates = [int(r) for r in args.rates.split(",") if r]

@@ -146,6 +146,7 @@ class Bundler:
         allow_remote: bool = False,
         allow_outside: bool = False,
         ref_root: Path | None = None,
+        previous_names: dict[str, str] | None = None,
     ) -> None:
         self._root = root.resolve()
         self._ref_root = (ref_root or root).resolve()
@@ -164,6 +165,11 @@ class Bundler:
         self._targets: dict[int, _Target] = {}
         self._resolvers: dict[int, referencing._core.Resolver[Any]] = {}
         self._names: set[str] = set()
+        # Names of the last run ("shared/money.json#" -> "Money"), each kept for its schema and
+        # off-limits for any other: adding a file never renames an existing class.
+        self._previous = {k: v for k, v in (previous_names or {}).items() if v.isidentifier()}
+        self._reserved = set(self._previous.values())
+        self.names: dict[str, str] = {}
 
     # -- public -------------------------------------------------------------------------------
 
@@ -381,6 +387,17 @@ class Bundler:
         return target
 
     def _name_for(self, file: SchemaFile, ptr: str) -> str:
+        key = f"{file.rel}#{ptr}"
+        kept = self._previous.get(key)
+        if kept is not None and kept not in self._names:
+            self._names.add(kept)
+            self.names[key] = kept
+            return kept
+        name = self._new_name(file, ptr)
+        self.names[key] = name
+        return name
+
+    def _new_name(self, file: SchemaFile, ptr: str) -> str:
         stem = PurePosixPath(file.rel).stem
         parts = [p.replace("~1", "/").replace("~0", "~") for p in ptr.split("/")[1:]]
         if not parts:
@@ -392,11 +409,11 @@ class Bundler:
         folders = " ".join(PurePosixPath(file.rel).parent.parts)
         candidates.append(pascal_case(f"{folders} {stem} {' '.join(parts)}"))
         for candidate in candidates:
-            if candidate not in self._names:
+            if candidate not in self._names and candidate not in self._reserved:
                 self._names.add(candidate)
                 return candidate
         base, n = candidates[-1], 2
-        while f"{base}{n}" in self._names:
+        while f"{base}{n}" in self._names or f"{base}{n}" in self._reserved:
             n += 1
         self._names.add(f"{base}{n}")
         return f"{base}{n}"

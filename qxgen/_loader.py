@@ -248,32 +248,34 @@ def read_event_spec(file: SchemaFile) -> EventSpec | None:
 
 
 def _spec(file: SchemaFile, marker: Any, at: str) -> EventSpec:
+    """``at`` is the marker's JSON pointer, or the config entry a declaration came from."""
     contents = file.contents
+
+    def error(key: str, message: str) -> SchemaError:
+        if at.startswith("/"):
+            return SchemaError(file.display, f"{at}{key}", message)
+        return SchemaError(file.display, "", f"{at}{key.replace('/', ' ')}: {message}")
+
     if not isinstance(marker, dict):
-        raise SchemaError(file.display, at, "must be an object {type, version, subject?, stream?}")
+        raise error("", "must be an object {type, version, subject?, stream?}")
     unknown = sorted(set(marker) - {"type", "version", "subject", "stream"})
     if unknown:
-        raise SchemaError(file.display, at, f"unknown key(s): {', '.join(map(repr, unknown))}")
+        raise error("", f"unknown key(s): {', '.join(map(repr, unknown))}")
     event_type = marker.get("type")
     if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
-        raise SchemaError(
-            file.display,
-            f"{at}/type",
+        raise error(
+            "/type",
             "must be a dotted name like 'identity.user.registered' (letters, digits, _ and -)",
         )
     version = marker.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise SchemaError(file.display, f"{at}/version", "must be an integer >= 1")
+        raise error("/version", "must be an integer >= 1")
     subject = marker.get("subject")
     if subject is not None and (not isinstance(subject, str) or not _EVENT_TYPE.match(subject)):
-        raise SchemaError(
-            file.display, f"{at}/subject", "must be a NATS subject without wildcards or spaces"
-        )
+        raise error("/subject", "must be a NATS subject without wildcards or spaces")
     stream = marker.get("stream")
     if stream is not None and (not isinstance(stream, str) or not _STREAM.match(stream)):
-        raise SchemaError(
-            file.display, f"{at}/stream", "must be a stream name (letters, digits, _ and -)"
-        )
+        raise error("/stream", "must be a stream name (letters, digits, _ and -)")
     declared_type = contents.get("type") if isinstance(contents, dict) else None
     if not isinstance(contents, dict) or (
         declared_type is not None

@@ -30,7 +30,7 @@ from datamodel_code_generator.parser import LiteralType
 from qxgen._bundle import Bundle
 from qxgen._loader import DRAFT_2020_12
 from qxgen._naming import snake_case
-from qxgen._shape import shape
+from qxgen._shape import Hoister, shape
 from qxgen.errors import QxgenError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\ud800-\udfff]")
@@ -123,15 +123,19 @@ class EventClass:
     stream: str | None
 
 
-def render_events(bundle: Bundle, events: list[EventClass], header: str) -> str:
-    """The source of ``events.py``."""
-    document = {
-        "$schema": DRAFT_2020_12,
-        "$defs": {
-            name: _present(body)
-            for name, body in shape(bundle.definitions, {e.name for e in events}).items()
-        },
+def render_events(
+    bundle: Bundle,
+    events: list[EventClass],
+    header: str,
+    previous_models: dict[str, str] | None = None,
+) -> tuple[str, dict[str, str]]:
+    """The source of ``events.py`` and the names given to inline models (for the manifest)."""
+    presented = {
+        name: _present(body)
+        for name, body in shape(bundle.definitions, {e.name for e in events}).items()
     }
+    hoister = Hoister(presented, previous_models or {})
+    document = {"$schema": DRAFT_2020_12, "$defs": hoister.run()}
     try:
         source = dcg.generate(
             document,
@@ -164,7 +168,7 @@ def render_events(bundle: Bundle, events: list[EventClass], header: str) -> str:
         raise QxgenError("datamodel-code-generator returned no single module")
     source = _strip_header(source)
     source = _insert_event_metadata(source, events)
-    return _finish(header, source)
+    return _finish(header, source), dict(sorted(hoister.names.items()))
 
 
 def _aliases(bundle: Bundle) -> dict[str, str]:

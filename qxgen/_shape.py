@@ -28,7 +28,8 @@ import json
 from typing import Any
 
 from qxgen._bundle import SCHEMA_KEYWORDS, SCHEMA_LIST_KEYWORDS, SCHEMA_MAP_KEYWORDS
-from qxgen.errors import QxgenError
+from qxgen._naming import pascal_case
+from qxgen.errors import QxgenError, SchemaError
 
 _DEFS = "#/$defs/"
 # Keywords leaving "extra properties allowed?" to more than the sibling `properties`.
@@ -144,6 +145,19 @@ def _event_root(node: Any, defs: dict[str, Any], name: str, seen: frozenset[str]
     # A payload is an object: without this a root with no "type" would be typed Any.
     if "type" not in node:
         node = {"type": "object", **node}
+    kind = node["type"]
+    if kind != "object" and not (isinstance(kind, list) and "object" in kind):
+        raise SchemaError(
+            f"event class {name}",
+            "",
+            f"this event's schema accepts no JSON object (its root resolves to type {kind!r}); "
+            "an event payload is an object",
+        )
+    node = {**node, "type": "object"}
+    if node.get("additionalProperties") is not False:
+        # Unknown properties are kept as extras (a typed map would make a RootModel, which
+        # is no event); the validator checks them against the schema.
+        node = {**node, "additionalProperties": True}
     return node
 
 
@@ -182,3 +196,100 @@ def _union(variants: list[Any]) -> dict[str, Any]:
     if required:
         out["required"] = required
     return out
+
+
+class Hoister:
+    """Moves inline objects and enums into named definitions before datamodel-code-generator
+    sees them.
+
+    Left inline, datamodel-code-generator names them after the property and numbers clashes
+    in document order (``Address``, ``Address1``), so adding an unrelated event could hand a
+    committed handler's ``Address`` to another class. Here each one is keyed by where it sits
+    (``OrderPlacedV1/properties/address``); a key named in the last run's manifest keeps its
+    name, and recorded names are never given to another key.
+    """
+
+    def __init__(self, definitions: dict[str, Any], previous: dict[str, str]) -> None:
+        self.definitions = dict(definitions)
+        self._previous = {k: v for k, v in previous.items() if v.isidentifier()}
+        self._taken = set(definitions)
+        self._reserved = set(self._previous.values())
+        self.names: dict[str, str] = {}
+
+    def run(self) -> dict[str, Any]:
+        for name in sorted(self.definitions):
+            self.definitions[name] = self._children(self.definitions[name], name, name)
+        return self.definitions
+
+    def _children(self, node: Any, key: str, owner: str) -> Any:
+        if not isinstance(node, dict):
+            return node
+        out = dict(node)
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            out["properties"] = {
+                prop: self._value(sub, f"{key}/properties/{prop}", owner, prop)
+                for prop, sub in properties.items()
+            }
+        items = node.get("items")
+        if isinstance(items, dict):
+            out["items"] = self._value(items, f"{key}/items", owner, _hint(key) + " item")
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict):
+            out["additionalProperties"] = self._value(
+                extra, f"{key}/additionalProperties", owner, _hint(key) + " value"
+            )
+        for applicator in ("anyOf", "oneOf"):
+            branches = node.get(applicator)
+            if isinstance(branches, list):
+                out[applicator] = [
+                    self._value(b, f"{key}/{applicator}/{i}", owner, _hint(key))
+                    for i, b in enumerate(branches)
+                ]
+        return out
+
+    def _value(self, node: Any, key: str, owner: str, hint: str) -> Any:
+        node = self._children(node, key, owner)
+        if not _becomes_class(node):
+            return node
+        name = self._name(key, owner, hint)
+        self.definitions[name] = node
+        return {"$ref": f"#/$defs/{name}"}
+
+    def _name(self, key: str, owner: str, hint: str) -> str:
+        kept = self._previous.get(key)
+        if kept is not None and kept not in self._taken:
+            self._taken.add(kept)
+            self.names[key] = kept
+            return kept
+        candidates = [pascal_case(hint), pascal_case(f"{owner} {hint}")]
+        name = next(
+            (c for c in candidates if c not in self._taken and c not in self._reserved), None
+        )
+        base, n = candidates[-1], 2
+        while name is None:
+            if f"{base}{n}" not in self._taken and f"{base}{n}" not in self._reserved:
+                name = f"{base}{n}"
+            n += 1
+        self._taken.add(name)
+        self.names[key] = name
+        return name
+
+
+def _hint(key: str) -> str:
+    """The property a key ends in (``X/properties/lines/items`` -> ``lines``)."""
+    parts = key.split("/")
+    for index in range(len(parts) - 1, 0, -1):
+        if parts[index - 1] == "properties":
+            return parts[index]
+    return parts[0]
+
+
+def _becomes_class(node: Any) -> bool:
+    """Would datamodel-code-generator make a class of this inline schema?"""
+    if not isinstance(node, dict) or "$ref" in node:
+        return False
+    if isinstance(node.get("properties"), dict) and node["properties"]:
+        return True
+    enum = node.get("enum")
+    return isinstance(enum, list) and len(enum) > 1

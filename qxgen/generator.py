@@ -70,6 +70,7 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
     package_rel = PurePosixPath(*config.package.split("."))
     integration = package_rel / "integration"
     names = _event_class_names(specs, _previous_names(config.out, integration))
+    previous = read_manifest(config.out / str(integration / MANIFEST_NAME))
 
     bundler = Bundler(
         files,
@@ -78,6 +79,7 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
         allow_remote=config.allow_remote_refs,
         allow_outside=config.allow_external_refs,
         ref_root=config.ref_root,
+        previous_names=_recorded(previous, "definitions"),
     )
     step(f"resolving $refs of {len(specs)} events")
     for spec in specs:
@@ -102,11 +104,12 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
     }
 
     step(f"generating models for {len(specs)} events (datamodel-code-generator)")
+    events_source, models = render_events(bundle, events, header, _recorded(previous, "models"))
     owned: list[OutputFile] = [
         OutputFile(
             str(integration / "__init__.py"), _py(env, "integration_init.py.jinja", context)
         ),
-        OutputFile(str(integration / "events.py"), render_events(bundle, events, header)),
+        OutputFile(str(integration / "events.py"), events_source),
         OutputFile(str(integration / "registry.py"), _py(env, "registry.py.jinja", context)),
         OutputFile(str(package_rel / "worker.py"), _py(env, "worker.py.jinja", context)),
         OutputFile(str(package_rel / "relay.py"), _py(env, "relay.py.jinja", context)),
@@ -164,9 +167,19 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
         ),
         # Names are kept from one run to the next (see _event_class_names).
         "names": {_name_key(_key(s)): names[_key(s)] for s in specs},
+        # Shared definitions ("file#pointer") and inline models ("Owner/properties/x") too.
+        "definitions": dict(sorted(bundler.names.items())),
+        "models": models,
     }
     owned.append(OutputFile(manifest_path, json.dumps(manifest, indent=2) + "\n"))
     return Plan(files=sorted([*owned, *scaffold], key=lambda f: f.path), manifest=manifest_path)
+
+
+def _recorded(manifest: dict[str, Any], key: str) -> dict[str, str]:
+    table = manifest.get(key)
+    if not isinstance(table, dict):
+        return {}
+    return {str(k): v for k, v in table.items() if isinstance(v, str)}
 
 
 def _still_orphaned(out: Path, manifest_path: str, scaffold: list[OutputFile]) -> set[str]:

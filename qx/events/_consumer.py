@@ -418,8 +418,8 @@ class NatsConsumer:
         ``heartbeat`` defaults to a sixth of ``expires`` (at most 5 s); two silent intervals
         re-send the pull requests. ``progress`` is called on every control tick while the
         window is not fully held (liveness: waiting for the server is not a stall).
+        Once ``stop_consuming()`` was called (even before), it returns at once.
         """
-        self._stop_consuming = False
         hb = heartbeat if heartbeat is not None else min(5.0, expires / 6)
         pull = ContinuousPull(
             stream=self.settings.stream,

@@ -1,7 +1,13 @@
 """Tracing and metrics glue; the worker and publisher call these, never the OTel API directly."""
 
 from qx.telemetry import _attributes as attributes  # semantic-convention names, shared
-from qx.telemetry._consume import annotate_envelope, consumer_span, current_trace_id, mark_failed
+from qx.telemetry._consume import (
+    annotate_envelope,
+    consumer_span,
+    current_trace_id,
+    mark_failed,
+    trace_id_of,
+)
 from qx.telemetry._produce import inject_trace_headers, producer_span
 
 __all__ = [
@@ -12,4 +18,5 @@ __all__ = [
     "inject_trace_headers",
     "mark_failed",
     "producer_span",
+    "trace_id_of",
 ]

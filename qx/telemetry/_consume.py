@@ -193,5 +193,10 @@ def mark_failed(
 
 
 def current_trace_id() -> str | None:
-    ctx = trace.get_current_span().get_span_context()
+    return trace_id_of(trace.get_current_span())
+
+
+def trace_id_of(span: Span) -> str | None:
+    """The span's trace id as 32 hex digits (None for the invalid span)."""
+    ctx = span.get_span_context()
     return format(ctx.trace_id, "032x") if ctx.is_valid else None

@@ -26,7 +26,7 @@ from qx.core import use_context
 from qx.cqrs import Mediator
 from qx.di import ScopeFactory, as_scope_factory
 from qx.events import EventRegistry, NatsConsumer
-from qx.telemetry import consumer_span, current_trace_id
+from qx.telemetry import consumer_span, trace_id_of
 from qx.worker._dead_letter import AdvisoryProcessor, DeadLetterWriter
 from qx.worker._decision import Outcome, advisory_retry, after_settle_failure, decide
 from qx.worker._decode import decode
@@ -72,6 +72,8 @@ class WorkerRuntime:
         batch = consumer.batch_size or batch  # qx-worker 1.x: NatsConsumer(batch_size=...)
         if concurrency < 1 or batch < 1:
             raise ValueError("concurrency and batch must be >= 1")
+        if idle_heartbeat is not None and not 0 < idle_heartbeat * 2 <= pull_expires:
+            raise ValueError("idle_heartbeat must be > 0 and at most half of pull_expires")
         self.consumer = consumer
         self.registry = registry
         self.mediator = mediator
@@ -204,7 +206,7 @@ class WorkerRuntime:
         if self._run_called:
             await self._done.wait()
 
-    # -- fetching ------------------------------------------------------------------------
+    # -- receiving -----------------------------------------------------------------------
 
     def _deliver(self, msg: Msg) -> None:
         """Called by the consumer for each message as it arrives (no await, no task)."""
@@ -357,7 +359,7 @@ class WorkerRuntime:
                 server_address=self._server[0],
                 server_port=self._server[1],
             ) as span:
-                trace_id = current_trace_id()
+                trace_id = trace_id_of(span)  # the producer's, carried on (or our span's)
                 decoded = decode(d, self.registry)
                 if isinstance(decoded, Outcome):
                     env, ctx, outcome = None, None, decoded

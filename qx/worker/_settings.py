@@ -106,7 +106,7 @@ class WorkerSettings(BaseSettings):
         default=64, ge=1, description="fetch batch (prefetch window = concurrency + batch)"
     )
     fetch_timeout: float = Field(
-        default=1.0, gt=0, description="seconds a fetch waits (also bounds stop latency)"
+        default=1.0, gt=0, description="seconds an advisory fetch waits (bounds stop latency)"
     )
     pull_expires: float = Field(
         default=30.0, gt=0, description="seconds one pull request lives on the server"

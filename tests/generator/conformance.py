@@ -59,6 +59,12 @@ CORE_KEYWORDS: dict[str, list[str]] = {
     "allOf": ["allOf.json"],
     "$ref": ["ref.json"],
     "$defs": ["defs.json"],
+    "unevaluated*": ["unevaluatedProperties.json", "unevaluatedItems.json"],
+    "not, if/then/else, dependentSchemas": [
+        "not.json",
+        "if-then-else.json",
+        "dependentSchemas.json",
+    ],
 }
 
 _ANNOTATION_ONLY = "only an annotation by default"

@@ -15,6 +15,9 @@ from qx.worker import WorkerRuntime, WorkerSettings
 from tests.runtime.events import OrderPlaced
 
 _log = open(os.environ["QX_TEST_LOG"], "a", buffering=1)  # noqa: SIM115 - process lifetime
+if "QX_PROCESS_INDEX" in os.environ:  # a supervised child: say it started
+    with open(os.environ["QX_TEST_LOG"] + ".started", "a") as started:
+        started.write(f"{os.getpid()}\n")
 
 
 @integration_event_handler(OrderPlaced)

@@ -36,21 +36,6 @@ class BankTransfer(BaseModel):
     iban_last4: str
 
 
-class Brand(StrEnum):
-    VISA = "visa"
-    MASTERCARD = "mastercard"
-    AMEX = "amex"
-
-
-class Card(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    kind: Literal["card"]
-    brand: Brand
-    last4: str
-
-
 class Currency(StrEnum):
     """
     ISO 4217 currency code accepted by the shop.
@@ -76,32 +61,6 @@ class Money(BaseModel):
     """
 
     currency: Currency
-
-
-class Reason(StrEnum):
-    CUSTOMER_REQUEST = "customer_request"
-    PAYMENT_FAILED = "payment_failed"
-    OUT_OF_STOCK = "out_of_stock"
-    FRAUD_SUSPECTED = "fraud_suspected"
-
-
-class OrderCancelledV1(IntegrationEvent):
-    """
-    An order was cancelled before shipping.
-    """
-
-    __qx_type__: ClassVar[str] = "orders.order.cancelled"
-    __qx_version__: ClassVar[int] = 1
-    __qx_subject__: ClassVar[str | None] = "orders.order.cancelled.v1"
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    order_id: str
-    reason: Reason
-    note: Annotated[str | None, Field(max_length=500)] = None
-    refund: Money | None = None
-    cancelled_at: str
 
 
 class OrderLine(BaseModel):
@@ -135,54 +94,6 @@ class OrderPlacedV1(IntegrationEvent):
     total: Money
     shipping_address: Address
     placed_at: str
-
-
-class PaymentCapturedV1(IntegrationEvent):
-    """
-    Money for an order was captured from the customer's payment method.
-    """
-
-    __qx_type__: ClassVar[str] = "payments.payment.captured"
-    __qx_version__: ClassVar[int] = 1
-    __qx_subject__: ClassVar[str | None] = "payments.payment.captured.v1"
-    __qx_stream__: ClassVar[str | None] = "PAYMENTS"
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    payment_id: str
-    order_id: str
-    amount: Money
-    method: Annotated[Card | BankTransfer, Field(discriminator="kind")]
-    captured_at: str
-
-
-class Code(StrEnum):
-    INSUFFICIENT_FUNDS = "insufficient_funds"
-    CARD_EXPIRED = "card_expired"
-    DECLINED = "declined"
-    ERROR = "error"
-
-
-class PaymentFailedV1(IntegrationEvent):
-    """
-    A payment attempt for an order was declined (a draft-07 schema, as some teams still
-    write).
-    """
-
-    __qx_type__: ClassVar[str] = "payments.payment.failed"
-    __qx_version__: ClassVar[int] = 1
-    __qx_subject__: ClassVar[str | None] = "payments.payment.failed.v1"
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    payment_id: str
-    order_id: str
-    amount: Money
-    code: Code
-    retryable: bool
-    failed_at: str
 
 
 class UserRegisteredV1(IntegrationEvent):
@@ -223,3 +134,92 @@ class UserRegisteredV2(IntegrationEvent):
     locale: str = "en"
     address: Address | None = None
     registered_at: str
+
+
+class Brand(StrEnum):
+    VISA = "visa"
+    MASTERCARD = "mastercard"
+    AMEX = "amex"
+
+
+class Reason(StrEnum):
+    CUSTOMER_REQUEST = "customer_request"
+    PAYMENT_FAILED = "payment_failed"
+    OUT_OF_STOCK = "out_of_stock"
+    FRAUD_SUSPECTED = "fraud_suspected"
+
+
+class Code(StrEnum):
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    CARD_EXPIRED = "card_expired"
+    DECLINED = "declined"
+    ERROR = "error"
+
+
+class Card(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    kind: Literal["card"]
+    brand: Brand
+    last4: str
+
+
+class OrderCancelledV1(IntegrationEvent):
+    """
+    An order was cancelled before shipping.
+    """
+
+    __qx_type__: ClassVar[str] = "orders.order.cancelled"
+    __qx_version__: ClassVar[int] = 1
+    __qx_subject__: ClassVar[str | None] = "orders.order.cancelled.v1"
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    order_id: str
+    reason: Reason
+    note: Annotated[str | None, Field(max_length=500)] = None
+    refund: Money | None = None
+    cancelled_at: str
+
+
+class PaymentCapturedV1(IntegrationEvent):
+    """
+    Money for an order was captured from the customer's payment method.
+    """
+
+    __qx_type__: ClassVar[str] = "payments.payment.captured"
+    __qx_version__: ClassVar[int] = 1
+    __qx_subject__: ClassVar[str | None] = "payments.payment.captured.v1"
+    __qx_stream__: ClassVar[str | None] = "PAYMENTS"
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    payment_id: str
+    order_id: str
+    amount: Money
+    method: Annotated[Card | BankTransfer, Field(discriminator="kind")]
+    captured_at: str
+
+
+class PaymentFailedV1(IntegrationEvent):
+    """
+    A payment attempt for an order was declined (a draft-07 schema, as some teams still
+    write).
+    """
+
+    __qx_type__: ClassVar[str] = "payments.payment.failed"
+    __qx_version__: ClassVar[int] = 1
+    __qx_subject__: ClassVar[str | None] = "payments.payment.failed.v1"
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    payment_id: str
+    order_id: str
+    amount: Money
+    code: Code
+    retryable: bool
+    failed_at: str

@@ -23,23 +23,6 @@ class Address(BaseModel):
     country: str
 
 
-class Currency(StrEnum):
-    EUR = "EUR"
-    USD = "USD"
-
-
-class Money(BaseModel):
-    """
-    Money as a decimal string and a currency.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    amount: str
-    currency: Currency
-
-
 class ParcelDeliveredV1(IntegrationEvent):
     """
     A parcel reached its destination.
@@ -55,6 +38,11 @@ class ParcelDeliveredV1(IntegrationEvent):
     parcel_id: str
     address: Address
     signed_by: str | None = None
+
+
+class Currency(StrEnum):
+    EUR = "EUR"
+    USD = "USD"
 
 
 class Tracking(BaseModel):
@@ -77,12 +65,24 @@ class Carrier(BaseModel):
     tracking: Tracking | None = None
 
 
-class Item(BaseModel):
+class ItemsItem(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
     sku: str
     weight_grams: Annotated[int, Field(ge=1)]
+
+
+class Money(BaseModel):
+    """
+    Money as a decimal string and a currency.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    amount: str
+    currency: Currency
 
 
 class ParcelShippedV1(IntegrationEvent):
@@ -101,9 +101,5 @@ class ParcelShippedV1(IntegrationEvent):
     destination: Address
     insured_value: Money | None = None
     carrier: Carrier
-    """
-    Who carries it.
-    """
-
-    items: Annotated[list[Item], Field(min_length=1)]
+    items: Annotated[list[ItemsItem], Field(min_length=1)]
     labels: Annotated[list[str] | None, Field(max_length=5)] = None

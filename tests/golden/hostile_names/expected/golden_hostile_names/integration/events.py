@@ -38,6 +38,17 @@ class FieldModel(BaseModel):
     value: str | None = None
 
 
+class WeirdNameEventV1(IntegrationEvent):
+    __qx_type__: ClassVar[str] = "hostile.weird_name.event"
+    __qx_version__: ClassVar[int] = 1
+    __qx_subject__: ClassVar[str | None] = "hostile.weird_name.event.v1"
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    ok: bool | None = None
+
+
 class Nested(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -292,14 +303,3 @@ class HostileWeirdNameEventV1(IntegrationEvent):
     later_date: str | None = None
     later_uuid: str | None = None
     later_dict: dict[str, int] | None = None
-
-
-class WeirdNameEventV1(IntegrationEvent):
-    __qx_type__: ClassVar[str] = "hostile.weird_name.event"
-    __qx_version__: ClassVar[int] = 1
-    __qx_subject__: ClassVar[str | None] = "hostile.weird_name.event.v1"
-
-    model_config = ConfigDict(
-        extra="allow",
-    )
-    ok: bool | None = None

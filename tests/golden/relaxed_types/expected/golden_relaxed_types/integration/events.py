@@ -10,22 +10,36 @@ from pydantic import BaseModel, ConfigDict, RootModel
 from qx.events import IntegrationEvent
 
 
+class NullableDatetime(RootModel[str | None]):
+    root: str | None
+
+
 class State(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
 
 
-class NullableDatetime(RootModel[str | None]):
-    root: str | None
+class RelaxedValuesV1State(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
 
 
-class Item1(BaseModel):
+class RelaxedValuesV1Item(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
     sku: str
-    state: State
+    state: RelaxedValuesV1State
     closed_at: NullableDatetime | None
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    sku: str
+    state: State | None = None
+    closed_at: NullableDatetime | None = None
 
 
 class RelaxedValuesV1(IntegrationEvent):
@@ -48,13 +62,4 @@ class RelaxedValuesV1(IntegrationEvent):
     huge: int | float | None = None
     step: int | float | None = None
     closed_at: str | None
-    item: Item1 | None = None
-
-
-class Item(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-    )
-    sku: str
-    state: State | None = None
-    closed_at: NullableDatetime | None = None
+    item: RelaxedValuesV1Item | None = None

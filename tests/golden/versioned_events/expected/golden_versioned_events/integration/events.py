@@ -10,11 +10,48 @@ from pydantic import BaseModel, ConfigDict, Field
 from qx.events import IntegrationEvent
 
 
+class Amount(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    cents: int
+
+
 class Address(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
     line: str
+
+
+class Product(StrEnum):
+    CHECKING = "checking"
+    SAVINGS = "savings"
+
+
+class AccountOpenedV2Address(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    line: str
+    zip: str
+
+
+class AccountClosedV1(IntegrationEvent):
+    """
+    A draft-07 event: definitions, tuple items, $ref siblings ignored.
+    """
+
+    __qx_type__: ClassVar[str] = "bank.account.closed"
+    __qx_version__: ClassVar[int] = 1
+    __qx_subject__: ClassVar[str | None] = "bank.account.closed.v1"
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    account_id: str
+    final_balance: Amount
+    period: Annotated[list[str] | None, Field(max_length=2)] = None
 
 
 class AccountOpenedV1(IntegrationEvent):
@@ -34,19 +71,6 @@ class AccountOpenedV1(IntegrationEvent):
     address: Address | None = None
 
 
-class Product(StrEnum):
-    CHECKING = "checking"
-    SAVINGS = "savings"
-
-
-class Address1(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-    )
-    line: str
-    zip: str
-
-
 class AccountOpenedV2(IntegrationEvent):
     """
     An account was opened (v2: several holders, a product).
@@ -63,28 +87,4 @@ class AccountOpenedV2(IntegrationEvent):
     account_id: str
     holders: Annotated[list[str], Field(min_length=1)]
     product: Product
-    address: Address1 | None = None
-
-
-class Amount(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    cents: int
-
-
-class AccountClosedV1(IntegrationEvent):
-    """
-    A draft-07 event: definitions, tuple items, $ref siblings ignored.
-    """
-
-    __qx_type__: ClassVar[str] = "bank.account.closed"
-    __qx_version__: ClassVar[int] = 1
-    __qx_subject__: ClassVar[str | None] = "bank.account.closed.v1"
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    account_id: str
-    final_balance: Amount
-    period: Annotated[list[str] | None, Field(max_length=2)] = None
+    address: AccountOpenedV2Address | None = None
