@@ -126,7 +126,9 @@ class Supervisor:
             code = await proc.wait()
             if self._stopping.is_set():
                 log.info("worker process %d (pid %d) exited with %d", index, proc.pid, code)
-                return code
+                # Killed by our own SIGTERM before it installed its handlers: it was still
+                # starting (a worker consumes only after that), so nothing was in flight.
+                return 0 if code == -signal.SIGTERM else code
             if code in FATAL_EXIT_CODES:
                 log.error(
                     "worker process %d (pid %d) exited with %d (%s); restarting cannot help: "
@@ -151,7 +153,7 @@ class Supervisor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
             if self._stopping.is_set():
-                return code
+                return 0  # stopped while waiting to restart: nothing of this slot is running
             delay = min(delay * 2, self.restart_max)
             self.restarts += 1
 

@@ -132,3 +132,21 @@ def test_processes_setting_is_checked() -> None:
         requested_processes({"QX_PROCESSES": "two"})
     with pytest.raises(ConfigurationError):
         requested_processes({"QX_PROCESSES": "0"})
+
+
+async def test_supervisor_restarts_crashing_children_and_stops_cleanly() -> None:
+    """No server: children that crash at once are restarted with backoff; a stop that finds
+    a child still starting (killed by SIGTERM before it had handlers) is a clean stop."""
+    from qx.worker import Supervisor
+
+    crash = Supervisor(1, [sys.executable, "-c", "raise SystemExit(3)"], restart_base=0.05)
+    running = asyncio.create_task(crash.run())
+    await _until(lambda: crash.restarts >= 2, 20, "two restarts")
+    crash.stop()
+    await asyncio.wait_for(running, 20)  # returns, whether a child was starting or in backoff
+
+    sleepers = Supervisor(2, [sys.executable, "-c", "import time; time.sleep(60)"])
+    running = asyncio.create_task(sleepers.run())
+    await _until(lambda: len(sleepers.children) == 2, 20, "two children")
+    sleepers.stop()
+    assert await asyncio.wait_for(running, 20) == 0

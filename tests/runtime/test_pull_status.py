@@ -209,7 +209,7 @@ async def test_server_restart_resends_pull_requests_at_once(tmp_path: Path) -> N
             async with await nats.connect(server.url) as producer:
                 await publish(producer, "orders", OrderPlaced(order_id="after-restart", total=1))
             await h.wait_settled(1, timeout=10)
-            assert time.monotonic() - started < 5
+            assert time.monotonic() - started < 10  # vs up to 20 s via missed heartbeats
     assert handled == ["after-restart"]
 
 
