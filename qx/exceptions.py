@@ -11,7 +11,9 @@ Anything else a handler raises is treated as transient and retried with backoff.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 
 class QxError(Exception):
@@ -28,6 +30,29 @@ class NatsAuthError(ConfigurationError):
     Retrying cannot help until an operator fixes the credentials or the permissions, so it
     is reported as exactly that, naming who we are (never the secret) and what was refused.
     """
+
+
+#: Exit codes of a worker process (sysexits.h, which systemd and supervisors know).
+EXIT_CONFIG = 78  # EX_CONFIG: a QX_*/NATS_*/OTEL_* value is invalid; restarting will not help
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the server cannot serve the worker (JetStream is off)
+
+
+class StartupError(ConfigurationError):
+    """The worker cannot start; ``message`` is the one line to print, ``code`` the exit code.
+
+    Restarting cannot fix either cause, so a supervisor that sees one of these exit codes from a
+    child stops the group instead of restarting it.
+    """
+
+    def __init__(self, message: str, code: int = EXIT_CONFIG) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    def exit(self) -> NoReturn:
+        """End the process the documented way: one ``error:`` line on stderr, no traceback."""
+        print(f"error: {self.message}", file=sys.stderr, flush=True)
+        raise SystemExit(self.code) from None
 
 
 class NonRetryableError(QxError):

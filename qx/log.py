@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Literal
 
 from qx.core import RequestContext
 from qx.telemetry import current_trace_id
+from qx.worker import WorkerSettings
 
 
 class RequestContextFilter(logging.Filter):
@@ -60,12 +60,14 @@ _TEXT = (
 
 
 def configure_logging(level: str | None = None, fmt: Literal["text", "json"] | None = None) -> None:
-    """Root logging for a worker process. Env: ``QX_LOG_LEVEL`` (INFO), ``QX_LOG_FORMAT``
-    (``text`` or ``json``)."""
+    """Root logging for a worker process. Without arguments, ``QX_LOG_LEVEL`` and
+    ``QX_LOG_FORMAT`` as ``WorkerSettings`` declares them (a bad value raises ``StartupError``).
+    """
+    chosen = fmt or WorkerSettings.setting("log_format")
+    level = level or WorkerSettings.setting("log_level")
     handler = logging.StreamHandler()
-    chosen = fmt or os.environ.get("QX_LOG_FORMAT", "text")
     handler.setFormatter(_JsonFormatter() if chosen == "json" else _TextFormatter(_TEXT))
     handler.addFilter(RequestContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel((level or os.environ.get("QX_LOG_LEVEL", "INFO")).upper())
+    root.setLevel(level.upper())

@@ -10,10 +10,9 @@ and lets a fix reach every service by upgrading qx instead of regenerating.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from dishka import Provider, make_async_container
 from nats.errors import NoRespondersError
@@ -24,15 +23,35 @@ from qx.cqrs import Mediator
 from qx.di import handlers_provider
 from qx.events import ConsumerSettings, EventRegistry, NatsConsumer, NatsSettings
 from qx.exceptions import (
+    EXIT_CONFIG,
+    EXIT_UNAVAILABLE,
     ConfigurationError,
     MissingDependencyError,
     OpsError,
+    StartupError,
     TelemetryConfigError,
 )
 from qx.log import configure_logging
 from qx.ops import configure_telemetry, start_probes_from_env
 from qx.redact import redact_url
-from qx.worker import WorkerRuntime, WorkerSettings, serve, supervise_from_env
+from qx.worker import (
+    WorkerRuntime,
+    WorkerSettings,
+    describe_settings_error,
+    load_settings,
+    serve,
+    supervise_from_env,
+)
+
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_UNAVAILABLE",
+    "StartupError",
+    "describe_settings_error",
+    "run_worker",
+    "serve_app",
+    "worker_app",
+]
 
 
 @asynccontextmanager
@@ -88,19 +107,6 @@ async def worker_app(
 
 AppFactory = Callable[[], AbstractAsyncContextManager[WorkerRuntime]]
 
-#: Exit codes of a worker process (sysexits.h, which systemd and supervisors know).
-EXIT_CONFIG = 78  # EX_CONFIG: a QX_*/NATS_*/OTEL_* value is invalid; restarting will not help
-EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the server cannot serve the worker (JetStream is off)
-
-
-class StartupError(ConfigurationError):
-    """The worker cannot start; ``message`` is the one line to print, ``code`` the exit code."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
 
 async def run_worker(
     app: AbstractAsyncContextManager[WorkerRuntime] | AppFactory,
@@ -115,14 +121,21 @@ async def run_worker(
     process with one line on stderr naming the variable, its value and what is accepted, and
     exit code ``EXIT_CONFIG`` (78); a server without JetStream with ``EXIT_UNAVAILABLE`` (69).
     No traceback: there is nothing in qx's stack a reader could act on.
+
+    With ``QX_PROCESSES`` > 1 every ``QX_*`` and ``NATS_*`` value is checked here, before any
+    child is started, and a child that still exits with 78 or 69 stops the group with that code.
     """
-    if (code := await supervise_from_env()) is not None:  # QX_PROCESSES > 1: supervise copies
-        raise SystemExit(code)
     try:
+        common = load_settings(WorkerSettings)
+        if common.processes > 1 and common.process_index is None:
+            configure_logging(common.log_level, common.log_format)
+            if not isinstance(app, AbstractAsyncContextManager):
+                load_settings(app)  # the service's own Settings (its [tool.qxgen] defaults)
+            _nats_settings()
+            raise SystemExit(await supervise_from_env(common))
         await serve_app(app, service_name=service_name)
     except StartupError as exc:
-        print(f"error: {exc.message}", file=sys.stderr, flush=True)
-        raise SystemExit(exc.code) from None
+        exc.exit()
 
 
 async def serve_app(
@@ -132,11 +145,11 @@ async def serve_app(
 ) -> None:
     """``run_worker`` for a host that reports errors itself (``qxgen dev``): a worker that
     cannot start raises ``StartupError`` instead of ending the process."""
-    common = _settings(WorkerSettings)  # QX_LOG_* and every other QX_* before anything starts
+    common = load_settings(WorkerSettings)  # QX_LOG_* and every other QX_* before anything starts
     configure_logging(common.log_level, common.log_format)
     # Not callable(): asynccontextmanager objects are callable too (usable as decorators).
     if not isinstance(app, AbstractAsyncContextManager):
-        app = _settings(app)
+        app = load_settings(app)
     try:
         telemetry = configure_telemetry(service_name=service_name)
     except (TelemetryConfigError, MissingDependencyError) as exc:
@@ -144,7 +157,7 @@ async def serve_app(
     try:
         async with _entered(app) as worker:
             try:
-                probes = await start_probes_from_env(worker)
+                probes = await start_probes_from_env(worker, common)
             except OpsError as exc:
                 raise StartupError(str(exc), EXIT_CONFIG) from None
             try:
@@ -166,14 +179,14 @@ async def serve_app(
         telemetry.shutdown()
 
 
-T = TypeVar("T")
-
-
-def _settings(factory: Callable[[], T]) -> T:
+def _nats_settings() -> NatsSettings:
+    """``NATS_*`` checked the way the worker will read them."""
     try:
-        return factory()
-    except ValidationError as exc:
-        raise StartupError(describe_settings_error(exc), EXIT_CONFIG) from None
+        return load_settings(NatsSettings)
+    except StartupError:
+        raise
+    except ConfigurationError as exc:
+        raise StartupError(f"worker cannot start: {exc}", EXIT_CONFIG) from None
 
 
 @asynccontextmanager
@@ -194,35 +207,6 @@ async def _entered(
             raise
     else:
         await app.__aexit__(None, None, None)
-
-
-# Which environment prefix a pydantic model's fields are read from.
-_PREFIX = {"NatsSettings": "NATS_", "ConsumerSettings": "QX_"}
-
-
-def describe_settings_error(exc: ValidationError) -> str:
-    """One line per bad value: ``QX_CONCURRENCY='abc': Input should be a valid integer``.
-
-    A value that did not come from the environment (a default baked in from
-    ``[tool.qxgen.worker]``, or passed in code) is named by its field instead of a variable
-    nobody set.
-    """
-    prefix = _PREFIX.get(exc.title, "QX_")
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"])
-        var = prefix + field.upper()
-        value = err.get("input")
-        raw = os.environ.get(var)
-        if raw is not None:
-            parts.append(f"{var}={raw!r}: {_accepted(err['msg'])}")
-        else:
-            parts.append(f"worker setting {field}={value!r} (not from {var}): {err['msg']}")
-    return "; ".join(parts)
-
-
-def _accepted(msg: str) -> str:
-    return msg.removeprefix("Value error, ")
 
 
 def _url() -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -29,6 +28,7 @@ from rich.text import Text
 from qx import ops
 from qx.dlq import DlqRecord
 from qx.exceptions import QxError, ReplayError
+from qx.worker import WorkerSettings
 from qxgen._nats_options import nats_options
 from qxgen.commands._boundary import QxgenGroup
 from qxgen.commands._table import Column, cap, print_listing
@@ -37,7 +37,7 @@ from qxgen.errors import describe_nats_failure
 T = TypeVar("T")
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
-DEFAULT_DLQ_STREAM = "QX_DLQ"
+DEFAULT_DLQ_STREAM: str = WorkerSettings.model_fields["dlq_stream"].default
 
 
 def _console() -> Console:
@@ -63,8 +63,8 @@ def _run(url: str, action: Callable[[Client], Awaitable[T]]) -> T:
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
         "--dlq-stream",
-        default=lambda: os.environ.get("QX_DLQ_STREAM", DEFAULT_DLQ_STREAM),
-        show_default=f"$QX_DLQ_STREAM or {DEFAULT_DLQ_STREAM}",
+        default=lambda: WorkerSettings.setting("dlq_stream"),
+        show_default=f"${WorkerSettings.env_name('dlq_stream')} or {DEFAULT_DLQ_STREAM}",
         help="The DLQ stream the workers write to.",
     )(func)
     func = nats_options()(func)

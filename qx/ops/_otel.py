@@ -38,7 +38,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 
 from qx.exceptions import MissingDependencyError, TelemetryConfigError
-from qx.ops._probes import ENV_PORT
+from qx.worker import WorkerSettings
 
 log = logging.getLogger("qx.telemetry")
 
@@ -178,7 +178,7 @@ def configure_telemetry(
         _installed = Telemetry()
         return _installed
     if prometheus is None:
-        prometheus = bool(os.environ.get(ENV_PORT, "").strip())
+        prometheus = WorkerSettings.setting("probes_port") is not None
     tracing = _names(
         "OTEL_TRACES_EXPORTER", _TRACE_EXPORTERS, ["otlp"] if _otlp_configured("TRACES") else []
     )

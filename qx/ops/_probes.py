@@ -26,20 +26,19 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 from types import TracebackType
 from typing import Any
 
 from qx.exceptions import OpsError
-from qx.worker import Settled, WorkerRuntime
+from qx.worker import Settled, WorkerRuntime, WorkerSettings
 
 log = logging.getLogger("qx.probes")
 
-ENV_PORT = "QX_PROBES_PORT"
-ENV_HOST = "QX_PROBES_HOST"
-ENV_STALL_AFTER = "QX_PROBES_STALL_AFTER"
-DEFAULT_STALL_AFTER = 60.0
+ENV_PORT = WorkerSettings.env_name("probes_port")
+ENV_HOST = WorkerSettings.env_name("probes_host")
+ENV_STALL_AFTER = WorkerSettings.env_name("probes_stall_after")
+DEFAULT_STALL_AFTER: float = WorkerSettings.model_fields["probes_stall_after"].default
 _READ_TIMEOUT = 5.0
 _MAX_REQUEST_HEAD = 8 * 1024
 _REASONS = {
@@ -217,32 +216,21 @@ async def start_probes(
     return server
 
 
-async def start_probes_from_env(worker: WorkerRuntime) -> ProbeServer | None:
+async def start_probes_from_env(
+    worker: WorkerRuntime, settings: WorkerSettings | None = None
+) -> ProbeServer | None:
     """Probes if ``QX_PROBES_PORT`` is set (opt-in), else None.
 
     ``QX_PROBES_HOST`` (default 0.0.0.0) and ``QX_PROBES_STALL_AFTER`` (seconds, default 60)
-    tune them.
+    tune them. All three are ``WorkerSettings`` fields: pass the worker's checked settings, or
+    they are read here by the same declarations (a bad value raises ``StartupError``).
     """
-    raw_port = os.environ.get(ENV_PORT, "").strip()
-    if not raw_port:
+    if settings is not None:
+        port, host, stall = settings.probes_port, settings.probes_host, settings.probes_stall_after
+    else:
+        port = WorkerSettings.setting("probes_port")
+        host = WorkerSettings.setting("probes_host")
+        stall = WorkerSettings.setting("probes_stall_after")
+    if port is None:
         return None
-    port: int = _env_number(ENV_PORT, raw_port, int)
-    if port > 65535:
-        raise OpsError(f"{ENV_PORT}={raw_port!r}: use a port from 1 to 65535 (0 = any free one)")
-    stall = os.environ.get(ENV_STALL_AFTER, "").strip()
-    return await start_probes(
-        worker,
-        port,
-        host=os.environ.get(ENV_HOST, "").strip() or "0.0.0.0",
-        stall_after=_env_number(ENV_STALL_AFTER, stall, float) if stall else DEFAULT_STALL_AFTER,
-    )
-
-
-def _env_number(name: str, raw: str, kind: type[int] | type[float]) -> Any:
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise OpsError(f"{name}={raw!r} is not a number") from None
-    if value < 0:
-        raise OpsError(f"{name}={raw!r} must not be negative")
-    return value
+    return await start_probes(worker, port, host=host, stall_after=stall)

@@ -8,28 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
-from qx.exceptions import ConfigurationError
+from qx.exceptions import StartupError
+from qx.worker._settings import WorkerSettings
 
 T = TypeVar("T")
 
-ENV_EVENT_LOOP = "QX_EVENT_LOOP"
+ENV_EVENT_LOOP = WorkerSettings.env_name("event_loop")
 
 
-def event_loop_name(env: dict[str, str] | None = None) -> str:
-    """``uvloop`` or ``asyncio``: what ``run_main`` will use."""
-    wanted = (os.environ if env is None else env).get(ENV_EVENT_LOOP, "").strip().lower()
-    if wanted not in ("", "auto", "asyncio", "uvloop"):
-        raise ConfigurationError(
-            f"{ENV_EVENT_LOOP}={wanted!r}: use auto (uvloop if installed), asyncio or uvloop"
-        )
+def event_loop_name(env: Mapping[str, str] | None = None) -> str:
+    """``uvloop`` or ``asyncio``: what ``run_main`` will use. A bad ``QX_EVENT_LOOP`` raises
+    ``StartupError``."""
+    wanted = WorkerSettings.setting("event_loop", env)
     installed = importlib.util.find_spec("uvloop") is not None
     if wanted == "uvloop" and not installed:
-        raise ConfigurationError(
-            f"{ENV_EVENT_LOOP}=uvloop but uvloop is not installed: pip install 'qx-nats[fast]'"
+        raise StartupError(
+            f"{ENV_EVENT_LOOP}='uvloop' but uvloop is not installed: pip install 'qx-nats[fast]'"
         )
     if wanted == "asyncio" or not installed:
         return "asyncio"
@@ -37,8 +34,16 @@ def event_loop_name(env: dict[str, str] | None = None) -> str:
 
 
 def run_main(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(main)``, on uvloop when it is installed (see the module docstring)."""
-    if event_loop_name() == "uvloop":
+    """``asyncio.run(main)``, on uvloop when it is installed (see the module docstring).
+
+    A bad ``QX_EVENT_LOOP`` ends the process like any bad setting: one line, exit code 78.
+    """
+    try:
+        name = event_loop_name()
+    except StartupError as exc:
+        main.close()  # never started: no "coroutine was never awaited" warning
+        exc.exit()
+    if name == "uvloop":
         import uvloop
 
         return uvloop.run(main)

@@ -10,7 +10,9 @@ coordination between them (the same holds for replicas on other machines). The s
 * on SIGTERM/SIGINT forwards SIGTERM to every child (each drains: in-flight handlers finish,
   unstarted messages are handed back) and exits once all have exited;
 * restarts a child that exits on its own (crash, OOM kill) after a backoff that doubles up to
-  ``restart_max`` and starts over once a child has run for ``stable_after`` seconds;
+  ``restart_max`` and starts over once a child has run for ``stable_after`` seconds — except a
+  child that exits with 78 (a bad setting) or 69 (no JetStream): restarting cannot fix those,
+  so the supervisor stops every child and exits with that code;
 * with ``QX_PROBES_PORT=P`` gives child i the port P+1+i and serves the group's
   ``/healthz`` and ``/readyz`` on P itself: 200 only if every child answers 200.
 
@@ -31,29 +33,25 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 
-from qx.exceptions import ConfigurationError
+from qx.exceptions import EXIT_CONFIG, EXIT_UNAVAILABLE
+from qx.worker._settings import WorkerSettings, load_settings
 
 log = logging.getLogger("qx.supervisor")
 
-ENV_PROCESSES = "QX_PROCESSES"
-ENV_INDEX = "QX_PROCESS_INDEX"
-ENV_PROBES_PORT = "QX_PROBES_PORT"
+ENV_PROCESSES = WorkerSettings.env_name("processes")
+ENV_INDEX = WorkerSettings.env_name("process_index")
+ENV_PROBES_PORT = WorkerSettings.env_name("probes_port")
 _PROBE_TIMEOUT = 2.0
+#: A child exiting with one of these cannot succeed by restarting: the group stops.
+FATAL_EXIT_CODES = frozenset({EXIT_CONFIG, EXIT_UNAVAILABLE})
 
 
 def requested_processes(env: Mapping[str, str] | None = None) -> int:
     """``QX_PROCESSES`` (default 1). A child always runs one worker itself."""
-    env = os.environ if env is None else env
-    if ENV_INDEX in env:
+    if WorkerSettings.setting("process_index", env) is not None:
         return 1
-    raw = env.get(ENV_PROCESSES, "").strip()
-    if not raw:
-        return 1
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigurationError(
-            f"{ENV_PROCESSES}={raw!r} is not a number of processes; use an integer >= 1"
-        )
-    return int(raw)
+    processes: int = WorkerSettings.setting("processes", env)
+    return processes
 
 
 class Supervisor:
@@ -67,6 +65,7 @@ class Supervisor:
         stable_after: float = 60.0,
         env: Mapping[str, str] | None = None,
         probes_port: int | None = None,
+        probes_host: str = "0.0.0.0",
     ) -> None:
         if processes < 1:
             raise ValueError("processes must be >= 1")
@@ -77,6 +76,8 @@ class Supervisor:
         self.stable_after = stable_after
         self.env = dict(os.environ if env is None else env)
         self.probes_port = probes_port
+        self.probes_host = probes_host
+        self.fatal: int | None = None  # a child's exit code that stopped the group
         self.children: dict[int, asyncio.subprocess.Process] = {}
         self.restarts = 0
         self._stopping = asyncio.Event()
@@ -92,7 +93,8 @@ class Supervisor:
                     proc.send_signal(signal.SIGTERM)
 
     async def run(self) -> int:
-        """Supervise until stopped; 0 if every child drained cleanly, else 1."""
+        """Supervise until stopped; 0 if every child drained cleanly, the fatal exit code of a
+        child (78, 69) that stopped the group, else 1."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
@@ -106,6 +108,8 @@ class Supervisor:
             if server is not None:
                 server.close()
                 await server.wait_closed()
+        if self.fatal is not None:
+            return self.fatal
         return 0 if all(code == 0 for code in results) else 1
 
     async def _keep(self, index: int) -> int:
@@ -125,6 +129,18 @@ class Supervisor:
                 # Killed by our own SIGTERM before it installed its handlers: it was still
                 # starting (a worker consumes only after that), so nothing was in flight.
                 return 0 if code == -signal.SIGTERM else code
+            if code in FATAL_EXIT_CODES:
+                log.error(
+                    "worker process %d (pid %d) exited with %d (%s); restarting cannot help: "
+                    "stopping all worker processes",
+                    index,
+                    proc.pid,
+                    code,
+                    "bad configuration" if code == EXIT_CONFIG else "server unavailable",
+                )
+                self.fatal = code
+                self.stop()
+                return code
             if time.monotonic() - started >= self.stable_after:
                 delay = self.restart_base
             log.error(
@@ -151,8 +167,7 @@ class Supervisor:
 
     async def _serve_probes(self) -> asyncio.Server:
         assert self.probes_port is not None
-        host = self.env.get("QX_PROBES_HOST", "0.0.0.0")  # the worker's own probes' default
-        return await asyncio.start_server(self._answer, host, self.probes_port)
+        return await asyncio.start_server(self._answer, self.probes_host, self.probes_port)
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -201,16 +216,18 @@ class Supervisor:
             return 0
 
 
-async def supervise_from_env() -> int | None:
+async def supervise_from_env(settings: WorkerSettings | None = None) -> int | None:
     """If ``QX_PROCESSES`` > 1 (and this is not a child), supervise that many copies of this
-    process and return its exit status; otherwise None (run the worker here)."""
-    processes = requested_processes()
-    if processes == 1:
-        return None
-    from qx.log import configure_logging
+    process and return its exit status; otherwise None (run the worker here).
 
-    configure_logging()
-    port = os.environ.get(ENV_PROBES_PORT, "").strip()
-    if port and not port.isdigit():
-        raise ConfigurationError(f"{ENV_PROBES_PORT}={port!r} is not a port number")
-    return await Supervisor(processes, probes_port=int(port) if port else None).run()
+    ``settings`` are the checked worker settings (``run_worker`` checks every one before
+    forking, so a bad value is one line from the parent, not N restarting children); without
+    them they are read here, a bad value raising ``StartupError``.
+    """
+    if settings is None:
+        settings = load_settings(WorkerSettings)
+    if settings.process_index is not None or settings.processes == 1:
+        return None
+    return await Supervisor(
+        settings.processes, probes_port=settings.probes_port, probes_host=settings.probes_host
+    ).run()

@@ -9,10 +9,19 @@ below the environment, and qxgen validates those values at generate time with th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal
+import os
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -20,8 +29,16 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from qx.exceptions import EXIT_CONFIG, StartupError
+
 DEFAULT_HANDLER_TIMEOUT = 300.0
 ENV_PREFIX = "QX_"
+T = TypeVar("T")
+
+
+def _folded(case: Callable[[str], str]) -> BeforeValidator:
+    """``QX_LOG_LEVEL=debug`` and ``QX_EVENT_LOOP=UVLOOP`` mean what they say."""
+    return BeforeValidator(lambda v: case(v.strip()) if isinstance(v, str) else v)
 
 
 class RetryPolicy(BaseModel):
@@ -60,10 +77,27 @@ class _ServiceDefaults(PydanticBaseSettingsSource):
 class WorkerSettings(BaseSettings):
     """Every knob of a generated worker. Env: ``QX_CONCURRENCY=16``, ``QX_MAX_DELIVER=8``, ..."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    # An empty variable (``QX_PROBES_PORT=``) means "not set", as it does in a shell script.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", env_ignore_empty=True)
 
     #: Defaults a generated worker sets from ``[tool.qxgen]``; ``QX_*`` variables override them.
     service_defaults: ClassVar[Mapping[str, object]] = {}
+    #: Process-level settings, read before (or outside) the service's own ``Settings`` exist —
+    #: by ``run_main``, logging setup, the supervisor, the probes — so they come from the
+    #: environment only; ``[tool.qxgen.worker]`` refuses them rather than bake in a value
+    #: nothing would read.
+    ENV_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {
+            "log_level",
+            "log_format",
+            "processes",
+            "process_index",
+            "event_loop",
+            "probes_port",
+            "probes_host",
+            "probes_stall_after",
+        }
+    )
 
     stream: str | None = Field(default=None, description="stream the worker consumes")
     durable: str | None = Field(default=None, description="durable consumer name")
@@ -74,13 +108,13 @@ class WorkerSettings(BaseSettings):
     fetch_timeout: float = Field(
         default=1.0, gt=0, description="seconds an advisory fetch waits (bounds stop latency)"
     )
-    # The continuous pull: how long one pull request lives, the server's idle heartbeat and an
-    # optional byte cap per request.
-    pull_expires: float = Field(default=30.0, gt=0, description="life of one pull request, s")
+    pull_expires: float = Field(
+        default=30.0, gt=0, description="seconds one pull request lives on the server"
+    )
     idle_heartbeat: float = Field(
         default=0.0,
         ge=0,
-        description="server heartbeat, s; 0 = pull_expires/6 (at most 5 s); 2 missed re-pull",
+        description="server heartbeat while a pull waits, seconds; 0 = pull_expires/6, at most 5",
     )
     max_bytes: int = Field(default=0, ge=0, description="byte cap per pull request; 0 = none")
     ack_wait: float = Field(
@@ -113,12 +147,43 @@ class WorkerSettings(BaseSettings):
         le=5,
         description="replicas of the DLQ and advisory streams; unset = the source stream's",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
-        default="INFO", description="root log level"
-    )
-    log_format: Literal["text", "json"] = Field(
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], _folded(str.upper)
+    ] = Field(default="INFO", description="root log level")
+    log_format: Annotated[Literal["text", "json"], _folded(str.lower)] = Field(
         default="text", description="text, or json for structured logs"
     )
+    processes: int = Field(
+        default=1, ge=1, description="worker processes on this durable, under a supervisor"
+    )
+    process_index: int | None = Field(
+        default=None, ge=0, description="set by the supervisor in each child; not for users"
+    )
+    event_loop: Annotated[Literal["auto", "asyncio", "uvloop"], _folded(str.lower)] = Field(
+        default="auto", description="auto = uvloop if installed (the fast extra), else asyncio"
+    )
+    probes_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve /healthz, /readyz, /metrics on this port (0 = any free one)",
+    )
+    probes_host: str = Field(default="0.0.0.0", description="probe bind address")
+    probes_stall_after: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds without fetch/settle progress before /healthz fails",
+    )
+
+    @field_validator("idle_heartbeat")
+    @classmethod
+    def _heartbeat_fits(cls, value: float, info: ValidationInfo) -> float:
+        expires = info.data.get("pull_expires")
+        if expires is not None and value * 2 > expires:
+            raise ValueError(
+                f"must be at most half of pull_expires={expires} (the server refuses longer)"
+            )
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -142,6 +207,28 @@ class WorkerSettings(BaseSettings):
         return ENV_PREFIX + field.upper()
 
     @classmethod
+    def setting(cls, name: str, env: Mapping[str, str] | None = None) -> Any:
+        """One setting, read and checked by its declaration here, without judging the others.
+
+        For code that needs a single value outside a worker start (the event loop choice before
+        the loop exists, ``qxgen dlq``'s stream, the probes of a hand-wired worker), where an
+        unrelated bad variable must not be its problem. A bad value raises ``StartupError``.
+        """
+        field = cls.model_fields[name]
+        var = cls.env_name(name)
+        source = os.environ if env is None else env
+        raw = next((v for k, v in source.items() if k.upper() == var), None)
+        if raw is None or not raw.strip():
+            if name in cls.service_defaults:
+                return cls.service_defaults[name]
+            return field.get_default(call_default_factory=True)
+        adapter: TypeAdapter[Any] = TypeAdapter(Annotated[field.annotation, field])  # type: ignore[arg-type]
+        try:
+            return adapter.validate_python(raw)
+        except ValidationError as exc:
+            raise StartupError(f"{var}={raw!r}: {_accepted(exc.errors()[0]['msg'])}") from None
+
+    @classmethod
     def check_defaults(cls, values: Mapping[str, object]) -> list[str]:
         """Problems with ``values`` as service defaults (unknown names, wrong types, out of
         bounds), judged by the same rules as the environment; empty when all are valid.
@@ -154,9 +241,15 @@ class WorkerSettings(BaseSettings):
             for name in values
             if name not in cls.model_fields
         ]
+        problems += [
+            f"{name}: read from the environment only; set {cls.env_name(name)} where the "
+            "worker runs instead"
+            for name in values
+            if name in cls.ENV_ONLY
+        ]
         for name, value in values.items():
             field = cls.model_fields.get(name)
-            if field is None:
+            if field is None or name in cls.ENV_ONLY:
                 continue
             try:
                 adapter: TypeAdapter[Any] = TypeAdapter(Annotated[field.annotation, field])  # type: ignore[arg-type]
@@ -165,19 +258,48 @@ class WorkerSettings(BaseSettings):
                 problems.append(f"{name} = {value!r}: {exc.errors()[0]['msg']}")
         return problems
 
-    @field_validator("idle_heartbeat")
-    @classmethod
-    def _heartbeat_fits(cls, value: float, info: ValidationInfo) -> float:
-        expires = info.data.get("pull_expires")
-        if expires is not None and value * 2 > expires:
-            raise ValueError(
-                f"must be at most half of pull_expires={expires} (the server refuses longer)"
-            )
-        return value
-
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
             base_delay=self.backoff_base,
             factor=self.backoff_factor,
             max_delay=self.backoff_max,
         )
+
+
+# Which environment prefix a pydantic model's fields are read from.
+_PREFIX = {"NatsSettings": "NATS_", "ConsumerSettings": "QX_"}
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line per bad value: ``QX_CONCURRENCY='abc': Input should be a valid integer``.
+
+    A value that did not come from the environment (a default baked in from
+    ``[tool.qxgen.worker]``, or passed in code) is named by its field instead of a variable
+    nobody set.
+    """
+    prefix = _PREFIX.get(exc.title, ENV_PREFIX)
+    environ = {k.upper(): v for k, v in os.environ.items()}
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        var = prefix + field.upper()
+        raw = environ.get(var)
+        if raw is not None and raw.strip():
+            parts.append(f"{var}={raw!r}: {_accepted(err['msg'])}")
+        else:
+            value = err.get("input")
+            parts.append(f"worker setting {field}={value!r} (not from {var}): {err['msg']}")
+    return "; ".join(parts)
+
+
+def load_settings(factory: Callable[[], T]) -> T:
+    """``factory()`` (a settings class, or a generated worker's ``build``), its bad values as
+    one ``StartupError`` line (exit code 78)."""
+    try:
+        return factory()
+    except ValidationError as exc:
+        raise StartupError(describe_settings_error(exc), EXIT_CONFIG) from None
+
+
+def _accepted(msg: str) -> str:
+    return msg.removeprefix("Value error, ")

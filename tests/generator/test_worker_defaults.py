@@ -41,7 +41,9 @@ def clean_modules() -> Iterator[None]:
         ("max_deliver = 0\n", "max_deliver = 0: Input should be greater than or equal to 1"),
         ("concurrency = 1.5\n", "concurrency = 1.5: Input should be a valid integer"),
         ('ack_wait = "30"\n', "ack_wait = '30': Input should be a valid number"),
-        ('log_format = "xml"\n', "log_format = 'xml': Input should be 'text' or 'json'"),
+        ("handler_timeout = -1\n", "handler_timeout = -1: Input should be greater than or equal"),
+        ('log_format = "json"\n', "log_format: read from the environment only; set QX_LOG_FORMAT"),
+        ("processes = 2\n", "processes: read from the environment only; set QX_PROCESSES"),
         ("concurency = 4\n", "concurency: unknown setting (known: stream, durable, concurrency"),
         ('stream = "S"\n', "set stream in [tool.qxgen], not in [tool.qxgen.worker]"),
     ],
@@ -81,11 +83,41 @@ def test_every_setting_has_its_doc() -> None:
     assert not undocumented
 
 
-def test_the_readme_configuration_table_names_every_setting() -> None:
+def _readme_rows() -> list[tuple[str, str]]:
+    """(variable, default cell) of each ``QX_*`` row of the README's configuration table."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    missing = [
-        WorkerSettings.env_name(name)
-        for name in WorkerSettings.model_fields
-        if WorkerSettings.env_name(name) not in readme
+    table = readme.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].startswith("`QX_"):
+            rows.append((cells[0].strip("`"), cells[1]))
+    return rows
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def test_the_readme_configuration_table_lists_every_setting_once_with_its_default() -> None:
+    rows = _readme_rows()
+    names = [name for name, _ in rows]
+    assert sorted(names) == sorted(WorkerSettings.env_name(n) for n in WorkerSettings.model_fields)
+    fields = {WorkerSettings.env_name(n): f for n, f in WorkerSettings.model_fields.items()}
+    for name, cell in rows:
+        default = fields[name].default
+        if default is not None:
+            assert cell == f"`{_shown(default)}`", (name, cell, default)
+
+
+def test_process_level_settings_are_not_service_defaults() -> None:
+    problems = WorkerSettings.check_defaults({"processes": 4, "event_loop": "asyncio"})
+    assert problems == [
+        "processes: read from the environment only; set QX_PROCESSES where the worker runs instead",
+        "event_loop: read from the environment only; set QX_EVENT_LOOP where the worker runs "
+        "instead",
     ]
-    assert not missing

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from qx import ops
 from qx.core import Result
 from qx.cqrs import integration_event_handler
+from qx.exceptions import StartupError
 from qx.testing import WorkerHarness
 from tests.ops.helpers import publish
 from tests.runtime.conftest import Names, WorkerFactory
@@ -169,7 +170,7 @@ async def test_probes_are_opt_in_by_env(
         assert (await get(probes.port, "/healthz"))[0] == 200
 
     monkeypatch.setenv("QX_PROBES_PORT", "eighty")
-    with pytest.raises(ops.OpsError, match="QX_PROBES_PORT='eighty' is not a number"):
+    with pytest.raises(StartupError, match="QX_PROBES_PORT='eighty': Input should be a valid"):
         await ops.start_probes_from_env(worker)
 
 

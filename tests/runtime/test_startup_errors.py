@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from qx.service import EXIT_CONFIG, EXIT_UNAVAILABLE
 SERVICE = Path(__file__).resolve().parents[2] / "examples" / "shop_service"
 
 
-def start_worker(env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def start_worker(env: dict[str, str], timeout: float = 20) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("QX_", "NATS_", "OTEL_"))}
     return subprocess.run(
         [sys.executable, "-m", "shop_service.worker"],
@@ -41,8 +42,26 @@ def start_worker(env: dict[str, str], timeout: float = 30) -> subprocess.Complet
         ({"QX_LOG_FORMAT": "xml"}, "QX_LOG_FORMAT='xml': Input should be 'text' or 'json'"),
         ({"QX_CONCURRENCY": "abc"}, "QX_CONCURRENCY='abc': Input should be a valid integer"),
         ({"QX_MAX_DELIVER": "0"}, "QX_MAX_DELIVER='0': Input should be greater than or equal"),
-        ({"QX_PROBES_PORT": "abc"}, "QX_PROBES_PORT='abc' is not a number"),
-        ({"QX_PROBES_PORT": "99999"}, "QX_PROBES_PORT='99999': use a port from 1 to 65535"),
+        ({"QX_PROBES_PORT": "abc"}, "QX_PROBES_PORT='abc': Input should be a valid integer"),
+        ({"QX_PROBES_PORT": "99999"}, "QX_PROBES_PORT='99999': Input should be less than or"),
+        ({"QX_PROBES_STALL_AFTER": "0"}, "QX_PROBES_STALL_AFTER='0': Input should be greater"),
+        ({"QX_EVENT_LOOP": "bogus"}, "QX_EVENT_LOOP='bogus': Input should be 'auto', 'asyncio'"),
+        ({"QX_PROCESSES": "abc"}, "QX_PROCESSES='abc': Input should be a valid integer"),
+        ({"QX_PROCESSES": "0"}, "QX_PROCESSES='0': Input should be greater than or equal to 1"),
+        ({"QX_IDLE_HEARTBEAT": "20"}, "QX_IDLE_HEARTBEAT='20': must be at most half of"),
+        # With QX_PROCESSES > 1 the supervisor checks everything before starting any child.
+        (
+            {"QX_PROCESSES": "2", "QX_LOG_LEVEL": "LOUD"},
+            "QX_LOG_LEVEL='LOUD': Input should be 'DEBUG', 'INFO'",
+        ),
+        (
+            {"QX_PROCESSES": "2", "QX_CONCURRENCY": "abc"},
+            "QX_CONCURRENCY='abc': Input should be a valid integer",
+        ),
+        (
+            {"QX_PROCESSES": "2", "NATS_CONNECT_TIMEOUT": "abc"},
+            "NATS_CONNECT_TIMEOUT='abc': Input should be a valid number",
+        ),
         (
             {"NATS_CONNECT_TIMEOUT": "abc"},
             "NATS_CONNECT_TIMEOUT='abc': Input should be a valid number",
@@ -91,3 +110,30 @@ def test_a_server_without_jetstream_is_said_as_such(tmp_path: Path) -> None:
     assert f"JetStream is not enabled on the NATS server at nats://ops:***@127.0.0.1:{port}" in (
         done.stderr
     )
+
+
+def test_a_child_exiting_78_stops_the_group_instead_of_restarting() -> None:
+    """Only child 0 cannot start (its probes port, P+1, is taken): the supervisor stops child 1
+    too and exits 78 rather than restarting child 0 with backoff forever."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        child0 = taken.getsockname()[1]
+        group = child0 - 1  # the supervisor's own port; free unless something else holds it
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", group))
+            except OSError:
+                pytest.skip(f"port {group} is in use here")
+        started = time.monotonic()
+        done = start_worker(
+            {"QX_PROCESSES": "2", "QX_PROBES_PORT": str(group), "QX_PROBES_HOST": "127.0.0.1"}
+        )
+    assert done.returncode == EXIT_CONFIG, done.stderr
+    assert time.monotonic() - started < 15
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, done.stderr
+    assert errors[0].startswith(f"error: cannot serve probes on 127.0.0.1:{child0} ("), errors[0]
+    assert "exited with 78 (bad configuration); restarting cannot help" in done.stderr
+    assert "restarting in" not in done.stderr
