@@ -426,7 +426,9 @@ class NatsConsumer:
             else:
                 stream = await find_advisory_stream(js, self.settings)
             await self._bind_advisories(stream)
-            if stream is not None:
+            if stream is None:
+                await asyncio.sleep(_REBUILD_DELAY)  # ops have not made it again yet
+            else:
                 log.info("advisory consumer %s bound again", self.settings.advisory_durable)
         except Exception as exc:
             log.warning(
