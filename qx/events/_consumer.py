@@ -5,7 +5,13 @@ driven by a control loop here that also owns recovery. nats-py reconnects by its
 inbox subscription is restored (facts §9), but the server forgets open pull requests, so a
 reconnect or missed heartbeats re-send them. A consumer that is deleted or unavailable
 (409/503) is provisioned and bound again; a connection that is closed for good (reconnects
-exhausted, or a server ``-ERR``) is rebuilt. ``fetch()`` stays for callers that want batches.
+exhausted, or a server ``-ERR``) is rebuilt. ``fetch()`` stays for callers that want batches;
+its subscription is made on the first call, so a worker that only consumes holds none.
+
+Advisories (max-deliveries, for DLQ records whose write failed) are fetched on their own
+subscription with their own error count: trouble there (the advisory stream's node is down,
+its consumer deleted) is logged, retried and re-bound on its own, and never makes the worker
+not-ready or re-binds the main consumer. Every re-bind unsubscribes what it replaces.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from qx.events import _fast_headers as fast_headers
 from qx.events._connection import create_nats_connection
 from qx.events._legacy import CONSUMER_RENAMES, deprecated
-from qx.events._provision import find_advisory_stream, provision
+from qx.events._provision import ensure_dlq, find_advisory_stream, provision
 from qx.events._pull import ContinuousPull, Deliver, PullStats
 from qx.events._registry import EventRegistry
 from qx.events._settings import ConsumerSettings, NatsSettings
@@ -152,11 +158,16 @@ class NatsConsumer:
         self._nc = connection
         self._owns_connection = connection is None
         self._js: JetStreamContext | None = None
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._bound = False  # the main durable exists and was checked
+        self._sub: JetStreamContext.PullSubscription | None = None  # fetch()'s, made lazily
         self._adv_sub: JetStreamContext.PullSubscription | None = None
+        self._adv_wanted = False  # advisory capture was bound once: keep restoring it
+        self._adv_lock = asyncio.Lock()
+        self._adv_missing_warned = False
         self._batch_hint = 64
         self._rebuild_lock = asyncio.Lock()
-        self._fetch_errors = 0  # consecutive server errors on fetch (consumer deleted, ...)
+        self._fetch_errors = 0  # consecutive server errors on the main consumer (deleted, ...)
+        self._adv_errors = 0  # the same for the advisory consumer; never affects readiness
         self._denied: NatsAuthError | None = None  # a permissions violation seen while starting
         # Read back from the server after binding: it is the source of truth when streams are
         # managed by ops (provision=False).
@@ -232,7 +243,7 @@ class NatsConsumer:
         return (
             self._nc is not None
             and self._nc.is_connected
-            and self._sub is not None
+            and self._bound
             and self._fetch_errors == 0
             and (self._pull is None or self._pull.problem is None)
         )
@@ -287,26 +298,37 @@ class NatsConsumer:
                 "no backoff list) or enable provisioning (QX_PROVISION=true)"
             ) from None
         _check_consumer(info.config, self.settings)
-        self._sub = await self._js.pull_subscribe_bind(
-            self.settings.durable, stream=self.settings.stream
-        )
+        # consume() pulls on an inbox of its own; fetch() binds again on its next call.
+        old, self._sub = self._sub, None
+        await _unsubscribe(old)
+        self._bound = True
         self._fetch_errors = 0
         self.max_deliver = info.config.max_deliver or -1
         self.ack_wait = info.config.ack_wait or self.settings.ack_wait
-        self._adv_sub = None
-        try:
-            if advisory_stream is None:
-                raise nats.js.errors.NotFoundError
-            self._adv_sub = await self._js.pull_subscribe_bind(
-                self.settings.advisory_durable, stream=advisory_stream
+        await self._bind_advisories(advisory_stream)
+
+    async def _bind_advisories(self, stream: str | None) -> None:
+        """(Re)subscribe the advisory consumer on ``stream``, unsubscribing the old one."""
+        async with self._adv_lock:
+            old, self._adv_sub = self._adv_sub, None
+            await _unsubscribe(old)
+            self._adv_errors = 0
+            if stream is None:
+                if self._adv_missing_warned:
+                    return
+                self._adv_missing_warned = True
+                log.warning(
+                    "no advisory consumer %s capturing %s: messages whose DLQ write fails will "
+                    "only be recoverable from the source stream; enable provisioning or create it",
+                    self.settings.advisory_durable,
+                    self.settings.advisory_subject,
+                )
+                return
+            self._adv_sub = await self.js.pull_subscribe_bind(
+                self.settings.advisory_durable, stream=stream
             )
-        except nats.js.errors.NotFoundError:
-            log.warning(
-                "no advisory consumer %s capturing %s: messages whose DLQ write fails will only "
-                "be recoverable from the source stream; enable provisioning or create it",
-                self.settings.advisory_durable,
-                self.settings.advisory_subject,
-            )
+            self._adv_wanted = True
+            self._adv_missing_warned = False
 
     async def _connect(self) -> Client:
         """The first connection, retried until the server answers: a worker started before
@@ -327,36 +349,17 @@ class NatsConsumer:
 
     async def fetch(self, batch: int, timeout: float) -> list[Msg]:
         """Messages, or [] on timeout (no messages, or server unreachable for now)."""
-        return await self._fetch(self._sub, batch, timeout)
-
-    async def fetch_advisories(self, batch: int, timeout: float) -> list[Msg]:
-        if self._adv_sub is None:
-            await asyncio.sleep(timeout)
-            return []
-        return await self._fetch(self._adv_sub, batch, timeout)
-
-    @property
-    def has_advisories(self) -> bool:
-        return self._adv_sub is not None
-
-    async def _fetch(
-        self, sub: JetStreamContext.PullSubscription | None, batch: int, timeout: float
-    ) -> list[Msg]:
-        if sub is None:
+        if not self._bound:
             raise RuntimeError("NatsConsumer is not started; call `await consumer.start()`")
-        nc = self._nc
-        try:
-            msgs = await sub.fetch(batch, timeout=timeout)
-        except TimeoutError:  # nats.errors.TimeoutError, or asyncio's from nats-py
-            return []
-        except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
-            await self._rebuild(nc)
-            return []
-        except nats.js.errors.APIError as exc:
+        if self._sub is None:
+            self._sub = await self.js.pull_subscribe_bind(
+                self.settings.durable, stream=self.settings.stream
+            )
+        msgs = await self._fetch(self._sub, batch, timeout)
+        if msgs is None:
             # The server answers, but not with messages: the consumer or stream was deleted or
             # is unavailable. Report not-ready and, if it persists, provision/bind again.
             self._fetch_errors += 1
-            log.warning("fetch refused by the server (%s); attempt %d", exc, self._fetch_errors)
             if self._fetch_errors >= _REBIND_AFTER:
                 await self._rebind()
             else:
@@ -364,6 +367,86 @@ class NatsConsumer:
             return []
         self._fetch_errors = 0
         return msgs
+
+    async def fetch_advisories(self, batch: int, timeout: float) -> list[Msg]:
+        """Advisories, or [] on timeout. Failures are counted apart from the main consumer's
+        and, if they persist, only the advisory subscription is provisioned and bound again."""
+        sub = self._adv_sub
+        if sub is None:
+            if self._adv_wanted:
+                await self._rebind_advisories()
+            await asyncio.sleep(timeout)
+            return []
+        msgs = await self._fetch(sub, batch, timeout, what="advisory")
+        if msgs is None:
+            self._adv_errors += 1
+            if self._adv_errors >= _REBIND_AFTER:
+                await self._rebind_advisories()
+            else:
+                await asyncio.sleep(min(timeout, 1.0))
+            return []
+        self._adv_errors = 0
+        return msgs
+
+    @property
+    def has_advisories(self) -> bool:
+        return self._adv_sub is not None or self._adv_wanted
+
+    async def _fetch(
+        self,
+        sub: JetStreamContext.PullSubscription,
+        batch: int,
+        timeout: float,
+        what: str = "consumer",
+    ) -> list[Msg] | None:
+        """Messages, [] on timeout or after rebuilding a closed connection, ``None`` when the
+        server refused (the caller counts it against the consumer it fetched from)."""
+        nc = self._nc
+        try:
+            return await sub.fetch(batch, timeout=timeout)
+        except TimeoutError:  # nats.errors.TimeoutError, or asyncio's from nats-py
+            return []
+        except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+            await self._rebuild(nc)
+            return []
+        except nats.errors.BadSubscriptionError:
+            return []  # a re-bind unsubscribed it meanwhile; the next call uses the new one
+        except nats.js.errors.APIError as exc:
+            log.warning("%s fetch refused by the server (%s)", what, exc)
+            return None
+
+    async def _rebind_advisories(self) -> None:
+        """Provision (if enabled) and bind the advisory consumer again; on failure, log and
+        let the next call retry. The main consumer and readiness are left alone."""
+        try:
+            js = self.js
+            stream: str | None
+            if self.settings.provision:
+                stream = await ensure_dlq(js, self.settings, await self._source_replicas(js))
+            else:
+                stream = await find_advisory_stream(js, self.settings)
+            await self._bind_advisories(stream)
+            if stream is None:
+                await asyncio.sleep(_REBUILD_DELAY)  # ops have not made it again yet
+            else:
+                log.info("advisory consumer %s bound again", self.settings.advisory_durable)
+        except Exception as exc:
+            log.warning(
+                "re-binding advisory consumer %s failed (%s: %s); the worker keeps consuming "
+                "and retries",
+                self.settings.advisory_durable,
+                type(exc).__name__,
+                exc,
+            )
+            await asyncio.sleep(_REBUILD_DELAY)
+
+    async def _source_replicas(self, js: JetStreamContext) -> int:
+        """The source stream's replica count, which the DLQ streams follow (``ensure_dlq``)."""
+        try:
+            info = await js.stream_info(self.settings.stream)
+        except (nats.errors.Error, TimeoutError):
+            return 1
+        return info.config.num_replicas or 1
 
     async def _rebind(self) -> None:
         async with self._rebuild_lock:
@@ -529,3 +612,13 @@ class NatsConsumer:
                 await nc.close()
             except Exception as exc:  # e.g. nats-py's ConnectionResetError during an outage
                 log.warning("closing the connection failed (%s: %s)", type(exc).__name__, exc)
+
+
+async def _unsubscribe(sub: JetStreamContext.PullSubscription | None) -> None:
+    """Drop a subscription a re-bind replaces; on a closed connection there is nothing left."""
+    if sub is None:
+        return
+    try:
+        await sub.unsubscribe()
+    except Exception as exc:
+        log.debug("unsubscribing a replaced subscription failed (%s: %s)", type(exc).__name__, exc)
