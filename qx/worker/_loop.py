@@ -6,9 +6,12 @@ uvloop cuts the per-message cost of the asyncio machinery (bench/ measures both)
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib.util
-from collections.abc import Coroutine, Mapping
+import os
+import sys
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 from qx.exceptions import StartupError
@@ -17,6 +20,29 @@ from qx.worker._settings import WorkerSettings
 T = TypeVar("T")
 
 ENV_EVENT_LOOP = WorkerSettings.env_name("event_loop")
+ENV_PROCESSES = WorkerSettings.env_name("processes")
+
+
+def apply_command_line(argv: Sequence[str]) -> None:
+    """``--processes N`` on a worker's command line is ``QX_PROCESSES=N`` (the flag wins).
+
+    Passed on through the environment, the one place every setting is read from; the children
+    the supervisor starts get the same command line and know they are children by their
+    ``QX_PROCESS_INDEX``.
+    """
+    parser = argparse.ArgumentParser(
+        description="Run the worker until SIGTERM/SIGINT, then drain. Every setting is a "
+        "QX_*, NATS_* or OTEL_* environment variable (README: Configuration reference).",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help=f"run N worker processes on the durable under a supervisor ({ENV_PROCESSES})",
+    )
+    args = parser.parse_args(list(argv))
+    if args.processes is not None:
+        os.environ[ENV_PROCESSES] = str(args.processes)
 
 
 def event_loop_name(env: Mapping[str, str] | None = None) -> str:
@@ -37,7 +63,13 @@ def run_main(main: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run(main)``, on uvloop when it is installed (see the module docstring).
 
     A bad ``QX_EVENT_LOOP`` ends the process like any bad setting: one line, exit code 78.
+    The command line may carry ``--processes N`` (``apply_command_line``).
     """
+    try:
+        apply_command_line(sys.argv[1:])
+    except SystemExit:  # --help, or a usage error argparse has already printed
+        main.close()
+        raise
     try:
         name = event_loop_name()
     except StartupError as exc:

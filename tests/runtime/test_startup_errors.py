@@ -22,10 +22,12 @@ from qx.service import EXIT_CONFIG, EXIT_UNAVAILABLE
 SERVICE = Path(__file__).resolve().parents[2] / "examples" / "shop_service"
 
 
-def start_worker(env: dict[str, str], timeout: float = 20) -> subprocess.CompletedProcess[str]:
+def start_worker(
+    env: dict[str, str], timeout: float = 20, args: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("QX_", "NATS_", "OTEL_"))}
     return subprocess.run(
-        [sys.executable, "-m", "shop_service.worker"],
+        [sys.executable, "-m", "shop_service.worker", *args],
         cwd=SERVICE,
         env={**base, "NATS_URL": f"nats://127.0.0.1:{free_port()}", **env},
         capture_output=True,
@@ -112,9 +114,17 @@ def test_a_server_without_jetstream_is_said_as_such(tmp_path: Path) -> None:
     )
 
 
-def test_a_child_exiting_78_stops_the_group_instead_of_restarting() -> None:
+@pytest.mark.parametrize(
+    ("processes_env", "args"),
+    [({"QX_PROCESSES": "2"}, ()), ({}, ("--processes", "2"))],
+    ids=["QX_PROCESSES", "--processes"],
+)
+def test_a_child_exiting_78_stops_the_group_instead_of_restarting(
+    processes_env: dict[str, str], args: tuple[str, ...]
+) -> None:
     """Only child 0 cannot start (its probes port, P+1, is taken): the supervisor stops child 1
-    too and exits 78 rather than restarting child 0 with backoff forever."""
+    too and exits 78 rather than restarting child 0 with backoff forever. ``--processes 2`` on
+    the command line is the same as ``QX_PROCESSES=2``."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -127,7 +137,8 @@ def test_a_child_exiting_78_stops_the_group_instead_of_restarting() -> None:
                 pytest.skip(f"port {group} is in use here")
         started = time.monotonic()
         done = start_worker(
-            {"QX_PROCESSES": "2", "QX_PROBES_PORT": str(group), "QX_PROBES_HOST": "127.0.0.1"}
+            {**processes_env, "QX_PROBES_PORT": str(group), "QX_PROBES_HOST": "127.0.0.1"},
+            args=args,
         )
     assert done.returncode == EXIT_CONFIG, done.stderr
     assert time.monotonic() - started < 15
@@ -137,3 +148,13 @@ def test_a_child_exiting_78_stops_the_group_instead_of_restarting() -> None:
     assert errors[0].startswith(f"error: cannot serve probes on 127.0.0.1:{child0} ("), errors[0]
     assert "exited with 78 (bad configuration); restarting cannot help" in done.stderr
     assert "restarting in" not in done.stderr
+
+
+def test_processes_flag_is_checked_like_the_variable() -> None:
+    done = start_worker({}, args=("--processes", "0"))
+    assert done.returncode == EXIT_CONFIG, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "QX_PROCESSES='0': Input should be greater than or equal to 1" in done.stderr
+    usage = start_worker({}, args=("--processes", "two"))
+    assert usage.returncode == 2  # argparse: a usage error, with the usage line
+    assert "--processes: invalid int value: 'two'" in usage.stderr
