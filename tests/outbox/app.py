@@ -69,7 +69,13 @@ def make_handler(
 
 
 def make_worker(
-    nats_url: str, stream: str, prefix: str, handler: type[Any], *, ack_wait: float = 1.0
+    nats_url: str,
+    stream: str,
+    prefix: str,
+    handler: type[Any],
+    *,
+    ack_wait: float = 1.0,
+    max_deliver: int = 10,
 ) -> WorkerRuntime:
     registry = EventRegistry()
     registry.register(OrderCreated)
@@ -82,7 +88,7 @@ def make_worker(
                 subjects=[f"{prefix}.shop.order.>"],
                 stream_subjects=[f"{prefix}.>"],
                 ack_wait=ack_wait,
-                max_deliver=10,
+                max_deliver=max_deliver,
                 dlq_stream=f"{stream}_DLQ",
                 dlq_subject_prefix=f"{prefix}dlq",
                 advisory_stream=f"{stream}_ADV",
