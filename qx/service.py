@@ -187,7 +187,7 @@ async def _entered(
 
 
 # Which environment prefix a pydantic model's fields are read from.
-_PREFIX = {"NatsSettings": "NATS_", "ConsumerSettings": "QX_"}
+_PREFIX = {"NatsSettings": "NATS_", "ConsumerSettings": "QX_", "RelaySettings": "QX_OUTBOX_"}
 
 
 def describe_settings_error(exc: ValidationError) -> str:
