@@ -87,10 +87,19 @@ def _relay_env(**env: str) -> dict[str, str]:
     return {**clean, "QX_OUTBOX_POLL_INTERVAL": "0.05", "COLUMNS": "80", **env}
 
 
-def test_generated_relay_bad_setting_is_one_line_and_exit_78(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("variable", "shown"),
+    [
+        ("QX_OUTBOX_BATCH_SIZE", "QX_OUTBOX_BATCH_SIZE='many': Input should be a valid"),
+        ("NATS_CONNECT_TIMEOUT", "NATS_CONNECT_TIMEOUT='many': Input should be a valid"),
+    ],
+)
+def test_generated_relay_bad_setting_is_one_line_and_exit_78(
+    tmp_path: Path, variable: str, shown: str
+) -> None:
     """As for a worker: one ``error:`` line naming the variable, EXIT_CONFIG, no traceback."""
     env = _relay_env(
-        QX_OUTBOX_DATABASE_URL=f"sqlite:///{tmp_path / 'shop.db'}", QX_OUTBOX_BATCH_SIZE="many"
+        QX_OUTBOX_DATABASE_URL=f"sqlite:///{tmp_path / 'shop.db'}", **{variable: "many"}
     )
     done = subprocess.run(
         [sys.executable, "-m", "shop_service.relay"],
@@ -104,7 +113,7 @@ def test_generated_relay_bad_setting_is_one_line_and_exit_78(tmp_path: Path) -> 
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("error: QX_OUTBOX_BATCH_SIZE='many': Input should be a valid")
+    assert lines[0].startswith(f"error: {shown}")
 
 
 class Output:
@@ -207,6 +216,24 @@ async def test_relay_started_before_its_server_publishes_once_it_is_up(tmp_path:
     assert out.proc.returncode == 0, log
     assert "Traceback" not in log
     assert "1 published" in log
+
+
+@pytest.mark.nats
+async def test_relay_waiting_for_its_server_stops_on_sigterm(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'shop.db'}"
+    env = _relay_env(QX_OUTBOX_DATABASE_URL=db, NATS_URL=f"nats://127.0.0.1:{free_port()}")
+    out = _start([sys.executable, "-m", "shop_service.relay"], env)
+    try:
+        deadline = time.monotonic() + 30
+        while "Connect call failed" not in out.text:
+            assert out.proc.poll() is None, out.text
+            assert time.monotonic() < deadline, out.text
+            await asyncio.sleep(0.05)
+    finally:
+        log = out.stop()
+    assert out.proc.returncode == 0, log
+    assert "relay stopped before NATS was reachable" in log
+    assert "Traceback" not in log
 
 
 SECRET = "Relay-s3cret-Pw"
