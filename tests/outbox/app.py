@@ -124,7 +124,9 @@ async def _worker(args: argparse.Namespace) -> None:
         payment_subject=f"{args.prefix}.shop.payment.taken.v1",
         after_commit=after_commit,
     )
-    await serve(make_worker(args.nats, args.stream, args.prefix, handler))
+    await serve(
+        make_worker(args.nats, args.stream, args.prefix, handler, max_deliver=args.max_deliver)
+    )
     await outbox.close()
 
 
@@ -159,6 +161,7 @@ def main() -> None:
     parser.add_argument("--prefix", default="")
     parser.add_argument("--runs", default=os.devnull)
     parser.add_argument("--kill-marker", default="")
+    parser.add_argument("--max-deliver", type=int, default=10)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     asyncio.run(_worker(args) if args.role == "worker" else _relay(args))
