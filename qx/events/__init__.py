@@ -1,7 +1,7 @@
 """Events: the base class, the registry, the wire format and the NATS plumbing."""
 
 from qx.events._base import EventMeta, IntegrationEvent, default_subject, event_meta
-from qx.events._connection import create_nats_connection
+from qx.events._connection import connect_when_reachable, create_nats_connection
 from qx.events._consumer import NatsConsumer
 from qx.events._envelope import Envelope, OutgoingMessage, encode_cloudevent, parse_envelope
 from qx.events._publisher import NatsPublisher, publish_with_retry
@@ -21,6 +21,7 @@ __all__ = [
     "OutgoingMessage",
     "PullStats",
     "RegisteredEvent",
+    "connect_when_reachable",
     "create_nats_connection",
     "default_subject",
     "encode_cloudevent",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
+from nats.errors import NoServersError
 
 from qx.events._settings import NatsSettings
 from qx.exceptions import ConfigurationError, NatsAuthError
@@ -245,3 +246,27 @@ async def create_nats_connection(
         if failure is not None:
             raise failure
     return nc
+
+
+async def connect_when_reachable(
+    target: NatsTarget = None,
+    *,
+    on_denied: Callable[[NatsAuthError], None] | None = None,
+) -> Client:
+    """The first connection of a long-running process (worker, outbox relay), retried until
+    a server answers: one started before its server (or during an outage) waits instead of
+    crashing. A refused login or unusable TLS/key files are not retried: they raise at once."""
+    s = as_settings(target)
+    delay = 0.5
+    while True:
+        try:
+            return await create_nats_connection(s, on_denied=on_denied)
+        except (OSError, NoServersError, TimeoutError) as exc:
+            log.warning(
+                "cannot reach NATS at %s (%s); retrying in %.1fs",
+                s.display_url,
+                type(exc).__name__,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)

@@ -30,7 +30,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from qx.events import _fast_headers as fast_headers
-from qx.events._connection import create_nats_connection
+from qx.events._connection import connect_when_reachable
 from qx.events._legacy import CONSUMER_RENAMES, deprecated
 from qx.events._provision import ensure_dlq, find_advisory_stream, provision
 from qx.events._pull import ContinuousPull, Deliver, PullStats
@@ -331,21 +331,8 @@ class NatsConsumer:
             self._adv_missing_warned = False
 
     async def _connect(self) -> Client:
-        """The first connection, retried until the server answers: a worker started before
-        its server (or during an outage) waits instead of crashing."""
-        delay = 0.5
-        while True:
-            try:
-                return await create_nats_connection(self.nats_settings, on_denied=self._on_denied)
-            except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
-                log.warning(
-                    "cannot reach NATS at %s (%s); retrying in %.1fs",
-                    self.nats_settings.display_url,
-                    type(exc).__name__,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        """The first connection, retried until the server answers."""
+        return await connect_when_reachable(self.nats_settings, on_denied=self._on_denied)
 
     async def fetch(self, batch: int, timeout: float) -> list[Msg]:
         """Messages, or [] on timeout (no messages, or server unreachable for now)."""

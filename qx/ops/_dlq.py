@@ -175,8 +175,21 @@ def matches(record: DlqRecord, *, event_type: str | None, consumer: str | None) 
     return actual_base == wanted_base and actual_version == wanted_version
 
 
+REPLAY_ID_PREFIX = "replay:"
+"""A replayed message's event id is this prefix and the DLQ record id."""
+
+
 def replay_event_id(record: DlqRecord) -> str:
-    return f"replay:{record.id}"
+    return f"{REPLAY_ID_PREFIX}{record.id}"
+
+
+def original_event_id(event_id: str, causation_id: str | None) -> str:
+    """The id of the event a message stands for: its own, or for a replay the original's,
+    which the replay carries as its causation id. Deduplication (the outbox inbox) keys on
+    this, so replaying an event whose effect was already committed does not apply it again."""
+    if event_id.startswith(REPLAY_ID_PREFIX) and causation_id:
+        return causation_id
+    return event_id
 
 
 def _set(headers: HeaderPairs, name: str, value: str) -> None:
@@ -204,7 +217,10 @@ def build_replay(
     pairs = [(k, v) for k, v in source if not k.startswith(PREFIX) and k.lower() not in DROP]
     h = lower_keys(dict(pairs))
     if "ce-specversion" in h:
+        # A replay of a replay names the first original, not the previous replay.
         original = h.get("ce-id")
+        if original:
+            original = original_event_id(original, h.get("ce-causationid"))
         _set(pairs, "ce-id", encode_value(new_id))
         if original:
             _set(pairs, "ce-causationid", original)
@@ -213,6 +229,9 @@ def build_replay(
     elif "qx.event_name" in h or _legacy_doc(record) is not None:
         original = event_id_of(record)
         doc = _legacy_doc(record) or {}
+        if original:
+            cause = h.get("qx.causation_id") or doc.get("causation_id")
+            original = original_event_id(original, str(cause) if cause else None)
         correlation = h.get("qx.correlation_id") or doc.get("correlation_id") or original
         _set(pairs, "qx.event_id", new_id)
         if original:

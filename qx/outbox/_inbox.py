@@ -3,8 +3,11 @@
 ``@idempotent()`` on a handler's ``handle`` runs it inside one database transaction that first
 records (consumer, event id) in ``qx_inbox``. A redelivery (the worker died after the commit
 but before the ack, or ack_wait expired) finds the row and returns success without running the
-handler, so the worker acks it. Events the handler publishes through ``tx.publish`` go into the
-outbox in the same transaction: they exist if and only if the effect does.
+handler, so the worker acks it. A DLQ replay (``qxgen dlq replay``) is a new message with an
+id of its own (``replay:<record id>``) naming the original as its cause; the inbox keys it on
+the original id, so replaying an event whose effect already committed does not apply it again.
+Events the handler publishes through ``tx.publish`` go into the outbox in the same transaction:
+they exist if and only if the effect does.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Protocol, TypeVar
 from qx.core import RequestContext, Result
 from qx.events import IntegrationEvent
 from qx.exceptions import ConfigurationError
+from qx.ops import original_event_id
 from qx.outbox._outbox import Outbox, Transaction
 from qx.outbox._tracing import INBOX_DUPLICATE, inbox_span
 
@@ -57,7 +61,7 @@ def idempotent(
                     f"{name}: an idempotent handler needs the id of the event it handles; it "
                     "runs inside the worker (or in `use_context(RequestContext(...))` in tests)"
                 )
-            event_id = ctx.event_id
+            event_id = original_event_id(ctx.event_id, ctx.causation_id)
             outbox = self.outbox
             with inbox_span(name, event_id=event_id) as span:
                 async with outbox.transaction() as tx:

@@ -1,7 +1,9 @@
 """Running the relay as a process: ``python -m <pkg>.relay`` and ``qxgen relay``.
 
 Kept here so the generated ``relay.py`` is three lines and a fix reaches every service by
-upgrading qx, as with ``qx.service.run_worker`` for workers.
+upgrading qx, as with ``qx.service.run_worker`` for workers. The relay starts and fails like a
+worker: NATS settings from ``NATS_*``, the first connection retried until a server answers, and
+an unusable setting ends the process with one line and the worker's exit codes.
 """
 
 from __future__ import annotations
@@ -9,18 +11,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
+from collections.abc import Callable
 
+from nats.aio.client import Client
 from pydantic import ValidationError
 
-from qx.events import NatsSettings, create_nats_connection
-from qx.exceptions import ConfigurationError
+from qx.events import NatsSettings, connect_when_reachable
+from qx.exceptions import ConfigurationError, MissingDependencyError, QxError, TelemetryConfigError
 from qx.log import configure_logging
 from qx.ops import configure_telemetry
 from qx.outbox._database import create_engine
 from qx.outbox._relay import Relay
 from qx.outbox._settings import RelaySettings
+from qx.service import EXIT_CONFIG, EXIT_UNAVAILABLE, StartupError, describe_settings_error
 
 log = logging.getLogger("qx.outbox.relay")
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 async def run_relay(
@@ -31,7 +39,8 @@ async def run_relay(
     name: str | None = None,
 ) -> None:
     """Relay until SIGTERM/SIGINT. Logging (``QX_LOG_*``) and telemetry (``OTEL_*``) are set
-    up from the environment, as for workers."""
+    up from the environment, as for workers. A NATS server that is not up yet is waited for
+    (a signal meanwhile stops the wait); a refused login raises ``ConfigurationError``."""
     if not settings.database_url:
         raise ConfigurationError(
             "no outbox database: set QX_OUTBOX_DATABASE_URL (qxgen relay: --database) to the "
@@ -40,12 +49,25 @@ async def run_relay(
     engine = create_engine(settings.database_url)  # a bad URL fails before anything starts
     configure_logging()
     telemetry = configure_telemetry(service_name=service_name)
+    stopping = asyncio.Event()
+    relay: Relay | None = None
+
+    def on_signal() -> None:
+        stopping.set()
+        if relay is not None:
+            relay.stop()
+
+    loop = asyncio.get_running_loop()
+    for sig in _SIGNALS:
+        loop.add_signal_handler(sig, on_signal)
     try:
-        nc = await create_nats_connection(nats or NatsSettings())
+        nc = await _connect_unless_stopped(nats or NatsSettings(), stopping)
+        if nc is None:
+            log.info("relay stopped before NATS was reachable (nothing published)")
+            return
         relay = Relay(engine, nc, settings, name=name)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, relay.stop)
+        if stopping.is_set():
+            relay.stop()
         log.info(
             "relay %s publishing the outbox of %s",
             relay.name,
@@ -54,34 +76,60 @@ async def run_relay(
         try:
             await relay.run()
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
             await nc.drain()
             log.info("relay %s stopped (%d published)", relay.name, relay.stats.published)
     finally:
+        for sig in _SIGNALS:
+            loop.remove_signal_handler(sig)
         await engine.dispose()
         telemetry.shutdown()
 
 
-def relay_main(service_name: str | None = None) -> None:
-    """Entry point of the generated ``relay.py``: settings from ``QX_OUTBOX_*`` and ``NATS_*``.
+async def _connect_unless_stopped(nats: NatsSettings, stopping: asyncio.Event) -> Client | None:
+    connect = asyncio.ensure_future(connect_when_reachable(nats))
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({connect, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        if not connect.done():
+            connect.cancel()
+            await asyncio.gather(connect, return_exceptions=True)
+    return None if connect.cancelled() else connect.result()
 
-    A bad setting ends the process with one line naming the variable, not a traceback.
+
+def relay_process(
+    settings: Callable[[], RelaySettings],
+    nats: Callable[[], NatsSettings] = NatsSettings,
+    *,
+    service_name: str | None = None,
+    name: str | None = None,
+) -> None:
+    """Build the settings and relay; the body of ``relay_main`` and ``qxgen relay``.
+
+    Fails like a worker (``qx.service.run_worker``): one line on stderr, no traceback, exit
+    code ``EXIT_CONFIG`` (78) for a setting that restarting will not fix (a bad
+    ``QX_OUTBOX_*``/``NATS_*`` value, no database, a refused login) and ``EXIT_UNAVAILABLE``
+    (69) when the database cannot be used.
     """
     try:
-        settings = RelaySettings()
-        nats = NatsSettings()
-    except ValidationError as exc:
-        raise SystemExit(f"invalid relay settings: {describe_settings_error(exc)}") from None
-    try:
-        asyncio.run(run_relay(settings, nats=nats, service_name=service_name))
-    except ConfigurationError as exc:
-        raise SystemExit(f"relay: {exc}") from None
+        try:
+            relay_settings, nats_settings = settings(), nats()
+        except ValidationError as exc:
+            raise StartupError(describe_settings_error(exc), EXIT_CONFIG) from None
+        try:
+            asyncio.run(
+                run_relay(relay_settings, nats=nats_settings, service_name=service_name, name=name)
+            )
+        except (ConfigurationError, TelemetryConfigError, MissingDependencyError) as exc:
+            raise StartupError(f"relay cannot start: {exc}", EXIT_CONFIG) from None
+        except (QxError, OSError) as exc:
+            raise StartupError(f"relay failed: {exc}", EXIT_UNAVAILABLE) from None
+    except StartupError as exc:
+        print(f"error: {exc.message}", file=sys.stderr, flush=True)
+        raise
 
 
-def describe_settings_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"])
-        parts.append(f"QX_OUTBOX_{field.upper()}={err.get('input')!r}: {err['msg']}")
-    return "; ".join(parts)
+def relay_main(service_name: str | None = None) -> None:
+    """Entry point of the generated ``relay.py``: settings from ``QX_OUTBOX_*`` and ``NATS_*``."""
+    relay_process(RelaySettings, service_name=service_name)

@@ -267,7 +267,7 @@ class WorkerSettings(BaseSettings):
 
 
 # Which environment prefix a pydantic model's fields are read from.
-_PREFIX = {"NatsSettings": "NATS_", "ConsumerSettings": "QX_"}
+_PREFIX = {"NatsSettings": "NATS_", "ConsumerSettings": "QX_", "RelaySettings": "QX_OUTBOX_"}
 
 
 def describe_settings_error(exc: ValidationError) -> str:

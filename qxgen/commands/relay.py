@@ -1,7 +1,9 @@
 """``qxgen relay``: run the transactional-outbox relay of a service, or print its schema.
 
-The same code as a generated service's ``python -m <pkg>.relay`` (``qx.outbox.run_relay``);
-options override the ``QX_OUTBOX_*`` / ``NATS_URL`` environment variables.
+The same code as a generated service's ``python -m <pkg>.relay`` (``qx.outbox.relay_process``),
+so it connects, waits for its server and fails (one line, exit 78/69) the same way; the
+connection flags are the ones every ``qxgen`` command that talks to NATS takes, and options
+override the ``QX_OUTBOX_*`` / ``NATS_*`` environment variables.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import asyncio
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from qx.exceptions import QxError
+from qxgen._nats_options import nats_options
 from qxgen.commands._console import console
 
 
@@ -23,7 +25,7 @@ from qxgen.commands._console import console
     envvar="QX_OUTBOX_DATABASE_URL",
     help="sqlite:///service.db or postgresql://user@host/db (env QX_OUTBOX_DATABASE_URL).",
 )
-@click.option("--nats-url", envvar="NATS_URL", help="NATS server URL (env NATS_URL).")
+@nats_options()
 @click.option("--name", help="Relay name in logs and in the SQLite lease (default: random).")
 @click.option("--migrate-only", is_flag=True, help="Create/upgrade the outbox tables and exit.")
 @click.option(
@@ -33,38 +35,34 @@ from qxgen.commands._console import console
 )
 def relay(
     database_url: str | None,
-    nats_url: str | None,
+    url: str,
     name: str | None,
     migrate_only: bool,
     print_sql: str | None,
 ) -> None:
     """Publish events from a service's outbox table to JetStream until Ctrl-C."""
+    from qx import ops
     from qx.events import NatsSettings
-    from qx.outbox import Outbox, RelaySettings, run_relay, schema_sql
-    from qx.outbox._main import describe_settings_error
+    from qx.outbox import Outbox, RelaySettings, schema_sql
+    from qx.outbox._main import relay_process
 
     if print_sql:
         click.echo(schema_sql("postgresql" if print_sql == "postgresql" else "sqlite"), nl=False)
         return
     overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
-    try:
-        settings = RelaySettings(**overrides)
-        nats = NatsSettings(url=nats_url) if nats_url else NatsSettings()
-    except ValidationError as exc:
-        raise click.ClickException(describe_settings_error(exc)) from None
-    try:
-        if migrate_only:
-            if not settings.database_url:
-                raise click.UsageError(
-                    "--migrate-only needs --database (or QX_OUTBOX_DATABASE_URL)"
-                )
-            applied = asyncio.run(_migrate(Outbox, settings.database_url))
-            done = ", ".join(str(v) for v in applied) if applied else "none (up to date)"
-            console.print(f"outbox schema migrations applied: {done}")
-            return
-        asyncio.run(run_relay(settings, nats=nats, name=name))
-    except (QxError, OSError) as exc:
-        raise click.ClickException(f"relay failed: {exc}") from None
+    if migrate_only:
+        if not database_url:
+            raise click.UsageError("--migrate-only needs --database (or QX_OUTBOX_DATABASE_URL)")
+        try:
+            applied = asyncio.run(_migrate(Outbox, database_url))
+        except (QxError, OSError) as exc:
+            raise click.ClickException(f"migration failed: {exc}") from None
+        done = ", ".join(str(v) for v in applied) if applied else "none (up to date)"
+        console.print(f"outbox schema migrations applied: {done}")
+        return
+    # url is a NatsTarget: the flags and NATS_* already resolved (secrets included).
+    nats = url.settings if isinstance(url, ops.NatsTarget) else NatsSettings(url=url)
+    relay_process(lambda: RelaySettings(**overrides), lambda: nats, name=name)
 
 
 async def _migrate(outbox_cls: Any, url: str) -> list[int]:

@@ -69,7 +69,13 @@ def make_handler(
 
 
 def make_worker(
-    nats_url: str, stream: str, prefix: str, handler: type[Any], *, ack_wait: float = 1.0
+    nats_url: str,
+    stream: str,
+    prefix: str,
+    handler: type[Any],
+    *,
+    ack_wait: float = 1.0,
+    max_deliver: int = 10,
 ) -> WorkerRuntime:
     registry = EventRegistry()
     registry.register(OrderCreated)
@@ -82,7 +88,7 @@ def make_worker(
                 subjects=[f"{prefix}.shop.order.>"],
                 stream_subjects=[f"{prefix}.>"],
                 ack_wait=ack_wait,
-                max_deliver=10,
+                max_deliver=max_deliver,
                 dlq_stream=f"{stream}_DLQ",
                 dlq_subject_prefix=f"{prefix}dlq",
                 advisory_stream=f"{stream}_ADV",
@@ -118,7 +124,9 @@ async def _worker(args: argparse.Namespace) -> None:
         payment_subject=f"{args.prefix}.shop.payment.taken.v1",
         after_commit=after_commit,
     )
-    await serve(make_worker(args.nats, args.stream, args.prefix, handler))
+    await serve(
+        make_worker(args.nats, args.stream, args.prefix, handler, max_deliver=args.max_deliver)
+    )
     await outbox.close()
 
 
@@ -153,6 +161,7 @@ def main() -> None:
     parser.add_argument("--prefix", default="")
     parser.add_argument("--runs", default=os.devnull)
     parser.add_argument("--kill-marker", default="")
+    parser.add_argument("--max-deliver", type=int, default=10)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     asyncio.run(_worker(args) if args.role == "worker" else _relay(args))

@@ -21,6 +21,7 @@ import pytest
 from nats.aio.client import Client
 from sqlalchemy import text
 
+from qx import ops
 from qx.events import NatsPublisher
 from qx.outbox import Outbox, Relay, RelaySettings
 from qx.testing import WorkerHarness
@@ -100,6 +101,47 @@ async def test_worker_killed_between_commit_and_ack_applies_effect_once(
         log = _stop(second)
     assert info.delivered.consumer_seq == 2, log  # the message really came back, once
     assert runs.read_text().split() == ["o1"]  # ...and the handler did not run again
+    assert await _count(outbox, "SELECT count(*) FROM payments") == 1
+    assert await _count(outbox, "SELECT count(*) FROM qx_outbox") == 1  # one PaymentTaken
+
+
+async def test_worker_killed_after_commit_on_last_delivery_then_dlq_replay_applies_once(
+    outbox: Outbox, db_url: str, nc: Client, nats_url: str, stream: Stream, tmp_path: Path
+) -> None:
+    """The worker dies after the inbox commit of the last allowed delivery: the server gives
+    up on the message and the advisory path dead-letters it as ``max_deliver_exceeded:unsettled``
+    although its effect is committed. An operator replays it; it must not run again."""
+    async with outbox.engine.begin() as conn:
+        await create_payments(conn)
+    runs, marker = tmp_path / "runs", tmp_path / "killed"
+    common = ["--nats", nats_url, "--db", db_url, "--stream", stream.name]
+    common += ["--prefix", stream.prefix, "--runs", str(runs), "--max-deliver", "1"]
+    first = _spawn("worker", *common, "--kill-marker", str(marker))
+    await NatsPublisher(nc, source="tests").publish(
+        OrderCreated(order_id="o1"), subject=stream.subject("shop.order.created"), event_id="e1"
+    )
+    code = await asyncio.to_thread(_wait_exit, first)
+    assert code == -signal.SIGKILL, first.stderr.read() if first.stderr else ""
+    assert await _count(outbox, "SELECT count(*) FROM payments") == 1
+
+    dlq = f"{stream.name}_DLQ"
+    handler = make_handler(outbox, runs, payment_subject=stream.subject("shop.payment.taken"))
+    worker = make_worker(nats_url, stream.name, stream.prefix, handler, max_deliver=1)
+    async with WorkerHarness(worker) as h:
+
+        async def dead_lettered() -> bool:
+            return len(await ops.list_records(nc, dlq)) == 1
+
+        await wait_until(dead_lettered, timeout=30, what="the advisory path's DLQ record")
+        (record,) = await ops.list_records(nc, dlq)
+        assert record.reason == "max_deliver_exceeded:unsettled"
+        assert ops.event_id_of(record) == "e1"
+
+        (done,) = await ops.replay_records(nc, dlq, [record])
+        assert done.error is None
+        (settled,) = await h.wait_settled(1, timeout=30)
+    assert (settled.event_id, settled.decision) == (done.event_id, "ack")
+    assert runs.read_text().split() == ["o1"]  # the replay did not run the handler again
     assert await _count(outbox, "SELECT count(*) FROM payments") == 1
     assert await _count(outbox, "SELECT count(*) FROM qx_outbox") == 1  # one PaymentTaken
 

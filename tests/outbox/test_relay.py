@@ -86,7 +86,7 @@ async def test_several_relays_publish_each_row_once_in_key_order(
     relays = [Relay(outbox.engine, nc, settings, name=f"r{i}") for i in range(3)]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:
-        await wait_until(lambda: _unsent_is(outbox, 0), what="all rows sent")
+        await wait_until(lambda: _unsent_is(outbox, 0), timeout=60, what="all rows sent")
     finally:
         for r in relays:
             r.stop()
