@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 from collections.abc import Callable
 
 from nats.aio.client import Client
@@ -126,8 +125,7 @@ def relay_process(
         except (QxError, OSError) as exc:
             raise StartupError(f"relay failed: {exc}", EXIT_UNAVAILABLE) from None
     except StartupError as exc:
-        print(f"error: {exc.message}", file=sys.stderr, flush=True)
-        raise
+        exc.exit()
 
 
 def relay_main(service_name: str | None = None) -> None:
