@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import json
 import tomllib
-from pathlib import PurePosixPath
 from typing import Any
 
-from qxgen._bundle import Bundler
-from qxgen._loader import check_schema, load_schema_dir, read_event_spec
 from qxgen.config import GeneratorConfig
-from qxgen.errors import SchemaError
-from qxgen.generator import _event_class_names, _previous_names, _subject
+from qxgen.generator import resolve_events, subject_of
 from qxgen.output import MANIFEST_NAME
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -53,34 +49,15 @@ def cloudevents_headers(event_type: str, version: int) -> dict[str, Any]:
 
 def build(config: GeneratorConfig) -> dict[str, Any]:
     schemas_display = config.display(config.schemas)
-    files = load_schema_dir(config.schemas, schemas_display)
-    for file in files:
-        check_schema(file)
-    specs = sorted(
-        (spec for f in files if (spec := read_event_spec(f)) is not None),
-        key=lambda s: (s.type, s.version, s.file.rel),
-    )
-    if not specs:
-        raise SchemaError(schemas_display, "", 'no event schemas: mark one with "x-qx-event"')
-    integration = PurePosixPath(*config.package.split(".")) / "integration"
-    names = _event_class_names(specs, _previous_names(config.out, integration))
-    bundler = Bundler(
-        files,
-        config.schemas,
-        schemas_display,
-        allow_remote=config.allow_remote_refs,
-        allow_outside=config.allow_external_refs,
-    )
-    for spec in specs:
-        bundler.add_root(spec.file, names[(spec.type, spec.version)])
-    bundle = bundler.bundle()
+    resolved = resolve_events(config)
+    specs, names, bundle = resolved.specs, resolved.names, resolved.bundle
 
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     for spec in specs:
         name = names[(spec.type, spec.version)]
-        subject = _subject(spec)
+        subject = subject_of(spec)
         channel_id = subject.replace(".", "_").replace("-", "_")
         body = bundle.definitions[name]
         message: dict[str, Any] = {

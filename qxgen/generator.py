@@ -14,8 +14,8 @@ from typing import Any
 import jsonschema_rs
 
 from qxgen import _render
-from qxgen._bundle import Bundler, dumps
-from qxgen._loader import EventSpec, check_schema, load_schema_dir, read_event_specs
+from qxgen._bundle import Bundle, Bundler, dumps
+from qxgen._loader import EventSpec, SchemaFile, check_schema, load_schema_dir, read_event_specs
 from qxgen._models import EventClass, render_events
 from qxgen._naming import RESERVED_CLASS_NAMES, pascal_case, snake_case
 from qxgen._upcasters import upcaster_scaffold, upcaster_views
@@ -44,11 +44,24 @@ class EventView:
         return self.name
 
 
-def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None) -> Plan:
-    """Everything ``qxgen generate`` would write for ``config``.
+@dataclass(frozen=True)
+class ResolvedEvents:
+    """The project's events with their class names and their schemas bundled: what ``plan``
+    generates code from and ``qxgen asyncapi`` documents, so both see the same events."""
 
-    ``progress`` is told each stage (the CLI shows it as a spinner on large schema sets).
-    """
+    files: list[SchemaFile]
+    specs: list[EventSpec]
+    names: dict[tuple[str, int], str]
+    bundler: Bundler  # its external files and recorded definition names go to the manifest
+    bundle: Bundle
+    previous: dict[str, Any]  # the committed manifest (recorded names)
+
+
+def resolve_events(
+    config: GeneratorConfig, progress: Callable[[str], None] | None = None
+) -> ResolvedEvents:
+    """Load and check the schemas, find the events (markers and ``[tool.qxgen.events]``), name
+    them (keeping committed names) and bundle their ``$ref``s."""
     step = progress or (lambda _: None)
     schemas_display = config.display(config.schemas)
     step(f"loading schemas from {schemas_display}")
@@ -67,8 +80,7 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
         )
     specs.sort(key=lambda s: (s.type, s.version, s.file.rel))
     _check_unique(specs)
-    package_rel = PurePosixPath(*config.package.split("."))
-    integration = package_rel / "integration"
+    integration = PurePosixPath(*config.package.split(".")) / "integration"
     names = _event_class_names(specs, _previous_names(config.out, integration))
     previous = read_manifest(config.out / str(integration / MANIFEST_NAME))
 
@@ -86,7 +98,23 @@ def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None)
         bundler.add_root(spec.file, names[_key(spec)])
     bundle = bundler.bundle()
 
-    events = [EventClass(names[_key(s)], s.type, s.version, _subject(s), s.stream) for s in specs]
+    return ResolvedEvents(files, specs, names, bundler, bundle, previous)
+
+
+def plan(config: GeneratorConfig, progress: Callable[[str], None] | None = None) -> Plan:
+    """Everything ``qxgen generate`` would write for ``config``.
+
+    ``progress`` is told each stage (the CLI shows it as a spinner on large schema sets).
+    """
+    step = progress or (lambda _: None)
+    resolved = resolve_events(config, step)
+    files, specs, names = resolved.files, resolved.specs, resolved.names
+    bundler, bundle, previous = resolved.bundler, resolved.bundle, resolved.previous
+    schemas_display = config.display(config.schemas)
+    package_rel = PurePosixPath(*config.package.split("."))
+    integration = package_rel / "integration"
+
+    events = [EventClass(names[_key(s)], s.type, s.version, subject_of(s), s.stream) for s in specs]
     views = [_view(s, names[_key(s)], config, package_rel) for s in specs]
     env = _render.environment(config.templates)
     header = _render.render(env, "header.py.jinja", version=VERSION, source=schemas_display)
@@ -226,7 +254,7 @@ def _check_unique(specs: list[EventSpec]) -> None:
                 f"{spec.type} v{spec.version} is also declared by {seen[key].file.display}",
             )
         seen[key] = spec
-        subject = _subject(spec)
+        subject = subject_of(spec)
         if subject in subjects:
             raise SchemaError(
                 spec.file.display,
@@ -236,7 +264,8 @@ def _check_unique(specs: list[EventSpec]) -> None:
         subjects[subject] = spec
 
 
-def _subject(spec: EventSpec) -> str:
+def subject_of(spec: EventSpec) -> str:
+    """The NATS subject an event is published on."""
     return spec.subject or f"{spec.type}.v{spec.version}"
 
 
@@ -353,7 +382,7 @@ def _view(
         name=name,
         type=spec.type,
         version=spec.version,
-        subject=_subject(spec),
+        subject=subject_of(spec),
         handler=f"{name}Handler",
         handler_module=module,
         schema_file=f"{spec.type}.v{spec.version}.json",
