@@ -287,7 +287,7 @@ async def test_dlq_replicas_default_to_the_source_streams_and_refuse_what_one_se
 
 
 async def test_dlq_briefly_unavailable_on_the_final_delivery_is_written_once_it_is_back(
-    make_worker: WorkerFactory, nc: Client, names: Names
+    make_worker: WorkerFactory, nc: Client, names: Names, caplog: pytest.LogCaptureFixture
 ) -> None:
     js = nc.jetstream()
     settings = names.consumer_settings()
@@ -298,9 +298,17 @@ async def test_dlq_briefly_unavailable_on_the_final_delivery_is_written_once_it_
             raise RuntimeError(f"downstream is down for {event.order_id}")
 
     async def back_later() -> None:
-        await asyncio.sleep(2.0)  # the final delivery comes ~0.3 s after the first
+        # Back only once the final delivery's write has failed and is being retried, so the
+        # record can only come from the worker waiting for the DLQ.
+        deadline = asyncio.get_running_loop().time() + 20
+        while not any(
+            r.name == "qx.dlq" and "retrying in" in r.getMessage() for r in caplog.records
+        ):
+            assert asyncio.get_running_loop().time() < deadline, "no retried DLQ write"
+            await asyncio.sleep(0.05)
         await ensure_dlq(js, settings)
 
+    caplog.set_level("WARNING", logger="qx.dlq")
     worker = make_worker([Broken])
     async with WorkerHarness(worker) as h:
         await js.delete_stream(names.dlq_stream)  # the DLQ is down from the start
