@@ -5,7 +5,7 @@ from qx.events._connection import connect_when_reachable, create_nats_connection
 from qx.events._consumer import NatsConsumer
 from qx.events._envelope import Envelope, OutgoingMessage, encode_cloudevent, parse_envelope
 from qx.events._publisher import NatsPublisher, publish_with_retry
-from qx.events._pull import PullStats
+from qx.events._pull import PullStats, leader_elected_subject
 from qx.events._registry import EventRegistry, RegisteredEvent
 from qx.events._settings import ConsumerSettings, NatsSettings
 
@@ -26,6 +26,7 @@ __all__ = [
     "default_subject",
     "encode_cloudevent",
     "event_meta",
+    "leader_elected_subject",
     "parse_envelope",
     "publish_with_retry",
 ]

@@ -33,7 +33,7 @@ from qx.events import _fast_headers as fast_headers
 from qx.events._connection import connect_when_reachable
 from qx.events._legacy import CONSUMER_RENAMES, deprecated
 from qx.events._provision import ensure_dlq, find_advisory_stream, provision
-from qx.events._pull import ContinuousPull, Deliver, PullStats
+from qx.events._pull import LEADER_ELECTED, ContinuousPull, Deliver, PullStats
 from qx.events._registry import EventRegistry
 from qx.events._settings import ConsumerSettings, NatsSettings
 from qx.exceptions import ConfigurationError, NatsAuthError
@@ -43,6 +43,8 @@ log = logging.getLogger("qx.consumer")
 _REBUILD_DELAY = 1.0
 T = TypeVar("T")
 _REBIND_AFTER = 3
+# How a refused subscription to the leader-change advisory reads (nats-py lower-cases it).
+_LEADER_WATCH = LEADER_ELECTED.lower()
 
 
 def _check_consumer(config: ConsumerConfig, s: ConsumerSettings) -> None:
@@ -264,6 +266,14 @@ class NatsConsumer:
             raise
 
     def _on_denied(self, denied: NatsAuthError) -> None:
+        if _LEADER_WATCH in str(denied).lower():
+            # Optional: without it a consumer leader change is noticed by the 409 or, when
+            # that is lost, by two missed heartbeats. Worth a warning, not a refusal.
+            log.warning(
+                "%s; consumer leader changes will be noticed late (up to two idle heartbeats)",
+                denied,
+            )
+            return
         self._denied = denied
 
     def _start_is_hopeless(self) -> bool:

@@ -17,7 +17,13 @@ the batch is full or the timeout hits (§8). ``nats-core``, the lean client that
   and requests are sent again, as after a reconnect;
 * ``409`` (consumer deleted, leadership change, max waiting/batch/bytes exceeded) and ``503``
   (no responders: the consumer is gone) end requests; the consumer decides what to do
-  (re-bind, pause) through ``problem``.
+  (re-bind, pause) through ``problem``;
+* a consumer leader change loses the open requests with the old leader, and its
+  ``409 Leadership Change`` does not always reach the client (docs/jetstream-facts.md §10).
+  The server's ``CONSUMER.LEADER_ELECTED`` advisory for this durable is watched on the same
+  connection as a second signal: whichever of the two arrives first re-sends the requests to
+  the new leader at once; the other, arriving within ``LEADER_SETTLE`` seconds, is the same
+  change and is ignored (re-sending twice would ask for up to twice the window).
 
 This module keeps the counts and talks to the server; ``NatsConsumer.consume()`` runs the
 control loop around it and owns recovery (re-bind, new connection).
@@ -25,6 +31,7 @@ control loop around it and owns recovery (re-bind, new connection).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -45,6 +52,10 @@ _PENDING_MSGS = "Nats-Pending-Messages"
 
 # How many silent heartbeat intervals make a missed heartbeat (nats.go uses 2 as well).
 MISSED_AFTER = 2.0
+# Seconds within which a leader-change 409 and a LEADER_ELECTED advisory are one change.
+LEADER_SETTLE = 1.0
+LEADER_ELECTED = "$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED"
+_LEADERSHIP_CHANGE = "leadership change"
 
 Deliver = Callable[[Msg], None]
 
@@ -62,6 +73,7 @@ class PullStats:
     no_responders: int = 0  # 503
     other_status: int = 0
     missed_heartbeats: int = 0
+    leader_changes: int = 0  # from a 409 Leadership Change or a LEADER_ELECTED advisory
     resets: int = 0  # credit reset after a reconnect, a missed heartbeat or an error status
     last_status: str = ""
 
@@ -101,6 +113,7 @@ class ContinuousPull:
         self.problem: str | None = None
         self._deliver = deliver
         self._subject = f"{api_prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self.leader_subject = leader_elected_subject(stream, durable)
         self._requested = 0
         self._held = 0
         self._activity = 0  # bumped by anything the server sends to the inbox
@@ -108,6 +121,8 @@ class ContinuousPull:
         self._last_activity = time.monotonic()
         self._nc: Client | None = None
         self._sub: Subscription | None = None
+        self._leader_sub: Subscription | None = None
+        self._leader_changed_at = float("-inf")
         self._reconnects = 0
         self._wake: Callable[[], None] = _nothing
         self._paused_until = 0.0
@@ -162,6 +177,7 @@ class ContinuousPull:
         await self.detach(drain=False)
         self._nc = nc
         self._sub = await nc.subscribe(nc.new_inbox(), cb=self._on_msg)
+        self._leader_sub = await nc.subscribe(self.leader_subject, cb=self._on_leader_elected)
         self._reconnects = nc.stats.get("reconnects", 0)
         self.problem = None
         self.reset("subscribed")
@@ -170,6 +186,10 @@ class ContinuousPull:
         """Stop receiving. ``drain=True`` unsubscribes, waits for the server to confirm and
         passes on every message that was already on its way, so none waits for ack_wait."""
         sub, self._sub = self._sub, None
+        leader_sub, self._leader_sub = self._leader_sub, None
+        if leader_sub is not None:
+            with contextlib.suppress(Exception):  # a closed connection has nothing to drop
+                await leader_sub.unsubscribe()
         if sub is None:
             return
         nc = self._nc
@@ -279,9 +299,12 @@ class ContinuousPull:
                     description,
                 )
                 self.max_bytes = 0
+            elif _LEADERSHIP_CHANGE in lowered:
+                self._leader_changed(f"409 {description}")
+                return
             else:
-                # Leadership change, or a server limit (max waiting / batch / expires) refused
-                # or ended a request. Logged once per kind: it is rare and recoverable.
+                # A server limit (max waiting / batch / expires) refused or ended a request.
+                # Logged once per kind: it is rare and recoverable.
                 if description not in self._logged:
                     self._logged.add(description)
                     log.info("pull request ended by the server: 409 %s", description)
@@ -299,6 +322,23 @@ class ContinuousPull:
         self._pause()
         self._forget(pending)
 
+    async def _on_leader_elected(self, msg: Msg) -> None:
+        leader = "?"
+        with contextlib.suppress(ValueError, AttributeError):
+            leader = str(json.loads(msg.data).get("leader") or "?")
+        self._leader_changed(f"consumer leader elected: {leader}")
+
+    def _leader_changed(self, why: str) -> None:
+        """The open requests died with the old leader: ask the new one at once."""
+        now = time.monotonic()
+        if now - self._leader_changed_at < LEADER_SETTLE:
+            return  # the other signal of the same change
+        self._leader_changed_at = now
+        self.stats.leader_changes += 1
+        self._paused_until = 0.0
+        log.info("consumer leader changed (%s); re-sending pull requests", why)
+        self.reset(why)
+
     def _pause(self) -> None:
         self._paused_until = time.monotonic() + min(1.0, self.heartbeat)
 
@@ -309,6 +349,11 @@ class ContinuousPull:
         else:
             self._requested = 0
         self._wake()
+
+
+def leader_elected_subject(stream: str, durable: str) -> str:
+    """The advisory the server publishes when ``durable`` on ``stream`` gets a new leader."""
+    return f"{LEADER_ELECTED}.{stream}.{durable}"
 
 
 def _nothing() -> None:

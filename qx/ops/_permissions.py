@@ -3,14 +3,15 @@
 Operators paste these into the server's ``authorization`` block or an nsc user; the README
 table and the test that runs a worker restricted to exactly these subjects both come from
 here. Everything is a request/reply to the JetStream API (``$JS.API.*``), an ack to the
-consumer's ack subjects, or a publish to the DLQ subject; replies arrive on ``_INBOX.>``.
+consumer's ack subjects, or a publish to the DLQ subject; replies arrive on ``_INBOX.>``, and
+the worker watches its consumer's leader-change advisory.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qx.events import ConsumerSettings
+from qx.events import ConsumerSettings, leader_elected_subject
 
 
 @dataclass(frozen=True)
@@ -64,4 +65,6 @@ def worker_permissions(s: ConsumerSettings, *, advisory_stream: str | None = Non
             f"{api}.CONSUMER.DURABLE.CREATE.{s.stream}.{s.durable}",
             f"{api}.CONSUMER.DURABLE.CREATE.{adv}.{s.advisory_durable}",
         ]
-    return Permissions(publish=list(dict.fromkeys(publish)), subscribe=["_INBOX.>"])
+    # replies; and the consumer leader-change advisory, which re-sends the pull at once
+    subscribe = ["_INBOX.>", leader_elected_subject(s.stream, s.durable)]
+    return Permissions(publish=list(dict.fromkeys(publish)), subscribe=subscribe)

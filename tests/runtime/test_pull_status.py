@@ -101,6 +101,38 @@ async def test_a_404_on_the_inbox_ends_nothing(
     assert handled == ["after-404"]
 
 
+async def test_leader_change_advisory_and_its_409_re_send_the_pull_once(
+    make_worker: WorkerFactory, nc: Client, names: Names
+) -> None:
+    """A consumer leader change (single server: the advisory and the 409 the cluster would
+    send are published by the test) re-sends the requests at once; its second signal is the
+    same change and asks for nothing more. The real step-down is a make test-faults scenario.
+    """
+    handled: list[str] = []
+    worker = make_worker([recording_handler(handled)], pull_expires=30.0, idle_heartbeat=5.0)
+    async with WorkerHarness(worker) as h:
+        await until(lambda: stats(worker).requests >= 1)
+        inbox = worker.consumer.pull_inbox
+        assert inbox is not None
+        # The server learns of both subscriptions in order: once a ping round-trips they stand.
+        await worker.consumer.nc.flush()
+        requests = stats(worker).requests
+        advisory = {"type": "io.nats.jetstream.advisory.v1.consumer_leader_elected", "leader": "n2"}
+        await nc.publish(
+            f"$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.{names.stream}.{names.durable}",
+            json.dumps(advisory).encode(),
+        )
+        await until(lambda: stats(worker).leader_changes == 1 and stats(worker).requests > requests)
+        after_advisory = stats(worker).requests
+        await nc.publish(inbox, b"", headers={"Status": "409", "Description": "Leadership Change"})
+        await until(lambda: stats(worker).conflicts == 1)
+        assert stats(worker).leader_changes == 1
+        assert stats(worker).requests == after_advisory  # the 409 of the same change: no re-send
+        await publish(nc, names.prefix, OrderPlaced(order_id="after-change", total=1))
+        await h.wait_settled(1)
+    assert handled == ["after-change"]
+
+
 async def test_consumer_allowing_one_waiting_request_still_drains(
     make_worker: WorkerFactory, nc: Client, names: Names
 ) -> None:

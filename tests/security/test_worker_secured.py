@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from qx import ops
-from qx.cqrs import Mediator
+from qx.core import Result
+from qx.cqrs import Mediator, integration_event_handler
 from qx.events import (
     ConsumerSettings,
     EventRegistry,
@@ -31,6 +32,7 @@ from qx.events import (
 )
 from qx.events._provision import provision
 from qx.exceptions import NatsAuthError
+from qx.testing import WorkerHarness
 from qx.worker import WorkerRuntime
 from tests.runtime.events import OrderPlaced
 from tests.security.servers import ConfServer, make_nkey, make_operator, make_tls, running
@@ -209,3 +211,56 @@ async def test_a_missing_permission_stops_the_worker_naming_it(tmp_path: Path) -
     assert "denied user 'worker': permissions violation for publish to" in message
     assert "$js.api.stream.create.orders" in message
     assert "pw-Qa1-secret" not in message
+
+
+async def test_without_the_leader_advisory_permission_a_worker_runs_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Permissions written before the leader-change watch (replies only): the worker is not
+    refused, it consumes, and says once what it lost and which subject to grant."""
+    caplog.set_level("WARNING", logger="qx.consumer")
+    perms = ops.worker_permissions(consumer_settings(True))
+    old = ops.Permissions(publish=perms.publish, subscribe=["_INBOX.>"])
+    config = (
+        'authorization { users = [{user: worker, password: "pw-Qa1-secret", '
+        f"{old.as_server_config()}}}, {{user: ops, password: ops}}] }}"
+    )
+    handled: list[str] = []
+
+    @integration_event_handler(OrderPlaced)
+    class Record:
+        async def handle(self, event: OrderPlaced) -> Result[None]:
+            handled.append(event.order_id)
+            return Result.success(None)
+
+    registry = EventRegistry()
+    registry.register(OrderPlaced)
+    with running(tmp_path / "server", config) as server:
+        worker = WorkerRuntime(
+            consumer=NatsConsumer(
+                NatsSettings(url=server.url, user="worker", password="pw-Qa1-secret"),
+                consumer_settings(True),
+            ),
+            registry=registry,
+            mediator=Mediator([Record]),
+        )
+        async with WorkerHarness(worker) as h:
+            nc = await create_nats_connection(
+                NatsSettings(url=server.url, user="ops", password="ops"), one_shot=True
+            )
+            try:
+                await NatsPublisher(nc, source="tests").publish(
+                    OrderPlaced(order_id="still-consumed", total=1)
+                )
+                await h.wait_settled(1, timeout=30)
+            finally:
+                await nc.close()
+    assert handled == ["still-consumed"]
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "qx.consumer" and "leader_elected" in r.getMessage()
+    ]
+    assert len(warnings) == 1, warnings
+    assert "noticed late" in warnings[0]
+    assert "pw-Qa1-secret" not in warnings[0]
