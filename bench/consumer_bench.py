@@ -48,9 +48,11 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import nats
+import profile_share  # bench/ is on sys.path when this script runs
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
@@ -175,8 +177,8 @@ async def check_drained(nc: Client, durable: str) -> str:
     return ", ".join(problems)
 
 
-def run_child(args: argparse.Namespace, **child: Any) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", json.dumps(child)]
+def run_child(args: argparse.Namespace, wrap: Sequence[str] = (), **child: Any) -> dict[str, Any]:
+    cmd = [*wrap, sys.executable, __file__, "--child", json.dumps(child)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.child_timeout)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode != 0 or not lines:
@@ -293,28 +295,39 @@ async def run_shared(
 
 
 async def profile_run(args: argparse.Namespace, url: str) -> None:
-    """One more qx drain under cProfile (slower; not part of the table)."""
+    """One more drain per profiled system under py-spy (sampling from outside the process,
+    non-blocking: the drain runs at full speed), then where its CPU went, by package."""
+    spy = Path(sys.executable).parent / "py-spy"
+    out = Path(args.profile)  # made by parse_args
+    dumps: dict[str, Path] = {}
+    cpu: dict[str, float] = {}
     nc = await nats.connect(url)
     try:
-        await add_durable(nc, "d_profile", DeliverPolicy.ALL)
-        spec = {
-            "mode": "drain",
-            "system": args.profile_system,
-            "loop": args.loops[-1],
-            "url": url,
-            "durable": "d_profile",
-            "count": args.count,
-            "concurrency": args.concurrency,
-            "batch": args.batch,
-            "profile": args.profile,
-        }
-        await asyncio.to_thread(run_child, args, **spec)
-        await nc.jetstream().delete_consumer(STREAM, "d_profile")
+        for system in args.profile_systems:
+            durable = f"d_profile_{system}"
+            await add_durable(nc, durable, DeliverPolicy.ALL)
+            dumps[system] = out / f"{system}.txt"
+            wrap = [str(spy), "record", "--nonblocking", "--full-filenames", "-f", "raw"]
+            wrap += ["-r", str(profile_share.RATE)]
+            spec = {
+                "mode": "drain",
+                "system": system,
+                "loop": args.loops[0],
+                "url": url,
+                "durable": durable,
+                "count": args.count,
+                "concurrency": args.concurrency,
+                "batch": args.batch,
+                "tracing": args.tracing,
+            }
+            wrap += ["-o", str(dumps[system]), "--"]
+            result = await asyncio.to_thread(run_child, args, wrap, **spec)
+            cpu[system] = result["cpu_us"]
+            await nc.jetstream().delete_consumer(STREAM, durable)
     finally:
         await nc.close()
-    import pstats
-
-    pstats.Stats(args.profile, stream=sys.stderr).sort_stats("tottime").print_stats(35)
+    print(profile_share.report(dumps, args.count, cpu), file=sys.stderr)
+    print(f"(collapsed stacks in {out}, one file per system)", file=sys.stderr)
 
 
 async def latency_runs(
@@ -671,18 +684,7 @@ def child_main(spec: str) -> int:
     logging.basicConfig(level=logging.ERROR)
     if c.get("tracing"):
         install_tracing()
-    if c.get("profile"):
-        import cProfile
-
-        with cProfile.Profile() as prof:
-            if c["loop"] == "uvloop":
-                import uvloop
-
-                result = uvloop.run(child(c))
-            else:
-                result = asyncio.run(child(c))
-        prof.dump_stats(c["profile"])
-    elif c["loop"] == "uvloop":
+    if c["loop"] == "uvloop":
         import uvloop
 
         result = uvloop.run(child(c))
@@ -739,8 +741,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "then opens a consumer span per message",
     )
     p.add_argument("--json", action="store_true")
-    p.add_argument("--profile", metavar="PATH", help="also drain once under cProfile, to PATH")
-    p.add_argument("--profile-system", default="qx", help="system to profile")
+    p.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="also drain once per --profile-systems under py-spy (collapsed stacks to DIR) "
+        "and print where the CPU went, grouped by package",
+    )
+    p.add_argument("--profile-systems", default="plain,qx", help="systems to profile")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     quick = args.quick
@@ -748,6 +755,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.repeat = args.repeat or (2 if quick else 5)
     args.latency_seconds = args.latency_seconds or (3.0 if quick else 10.0)
     args.systems = [s for s in args.systems.split(",") if s]
+    args.profile_systems = [s for s in args.profile_systems.split(",") if s]
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     args.loops = [s for s in args.loops.split(",") if s]
     args.rates = [int(r) for r in args.rates.split(",") if r]
     return args

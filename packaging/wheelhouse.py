@@ -44,7 +44,7 @@ def dependency_wheels(out: Path, runtime: Path, generator: Path) -> Path:
         shutil.rmtree(stale, ignore_errors=True)
     partial = out / "deps-partial"
     shutil.rmtree(partial, ignore_errors=True)
-    _pip("wheel", "-w", str(partial), f"{runtime}[testing]", str(generator), *BUILD_TOOLS)
+    _pip("wheel", "-w", str(partial), f"{runtime}[testing,outbox]", str(generator), *BUILD_TOOLS)
     for own in (*partial.glob("qx_nats-*.whl"), *partial.glob("qxgen-*.whl")):
         own.unlink()  # always taken fresh from dist/
     (partial / ".complete").write_text("")

@@ -26,10 +26,11 @@ import pytest
 
 from qx.embedded import EmbeddedNatsServer, free_port
 from qxgen.commands._running import process_command
+from tests.e2e.venv import run as _run
+from tests.e2e.venv import venv_env as _env
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 # Generator-only distributions: a runtime install must bring none of them.
 GENERATOR_ONLY = {
     "qxgen",
@@ -44,38 +45,6 @@ GENERATOR_ONLY = {
     "referencing",
     "watchfiles",
 }
-
-
-@pytest.fixture(scope="module")
-def wheels() -> tuple[Path, Path, Path]:
-    out = subprocess.run(
-        [sys.executable, str(REPO / "packaging" / "wheelhouse.py")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    ).stdout.split()
-    runtime, generator, deps = (Path(p) for p in out[-3:])
-    return runtime, generator, deps
-
-
-def _env(venv: Path) -> dict[str, str]:
-    keep = ("HOME", "LANG", "LC_ALL", "TMPDIR", "PIP_CERT")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}/usr/local/bin:/usr/bin:/bin"
-    env["VIRTUAL_ENV"] = str(venv)
-    env["COLUMNS"] = "80"
-    return env
-
-
-def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> str:
-    done = subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert done.returncode == 0, (
-        f"{' '.join(args)} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
-    )
-    return done.stdout
 
 
 def _installed(venv: Path, env: dict[str, str]) -> set[str]:
