@@ -9,6 +9,8 @@ One command, one table:
 What runs (each run in a fresh child process, so CPU time and peak RSS are its own):
 
 * ``plain``  the hand-written loop: ``fetch(256)`` + pydantic ``model_validate_json`` + ``ack``;
+* ``floor``  qx's transport alone: its continuous pull and an ack per message, nothing else.
+  What nats-py, asyncio and the pull cost; ``qx`` minus ``floor`` is qx's own pipeline;
 * ``qx``     the worker exactly as a generated ``build()`` makes it (``qx.service.worker_app``:
   dishka container with every handler, JSON-schema validation on, provisioning on);
 * ``qx*N``   N such workers in N processes on one durable (what ``QX_PROCESSES=N`` runs);
@@ -340,8 +342,8 @@ async def latency_runs(
     try:
         for rate in args.rates:
             for system, loop in systems:
-                if "*" in system:
-                    continue  # latency is per process
+                if "*" in system or system == "floor":
+                    continue  # latency is per process; the floor only measures cost
                 durable = f"l_{system}_{loop}_{rate}"
                 total = int(rate * args.latency_seconds)
                 await add_durable(nc, durable, DeliverPolicy.NEW)
@@ -549,6 +551,54 @@ async def child_plain(c: dict[str, Any], done: Done, ready: asyncio.Event) -> No
         await nc.close()
 
 
+async def child_floor(c: dict[str, Any], done: Done, ready: asyncio.Event) -> None:
+    """qx's transport and nothing else: the continuous pull (``NatsConsumer.consume``) and an
+    ack per message; no decode, validation, DI, tracing or handler. Its CPU per message is what
+    nats-py, asyncio and the pull cost; ``qx`` minus ``floor`` is qx's own pipeline."""
+    from collections import deque
+
+    from qx.events import ConsumerSettings, NatsConsumer, NatsSettings
+
+    consumer = NatsConsumer(
+        NatsSettings(url=c["url"]),
+        ConsumerSettings(
+            stream=STREAM,
+            durable=c["durable"],
+            subjects=[f"{PREFIX}.>"],
+            ack_wait=DURABLE_CONFIG["ack_wait"],
+            max_deliver=DURABLE_CONFIG["max_deliver"],
+            provision=False,
+        ),
+    )
+    await consumer.start()
+    ready.set()
+    inbox: deque[Any] = deque()
+    arrived = asyncio.Event()
+
+    def deliver(msg: Any) -> None:
+        inbox.append(msg)
+        arrived.set()
+
+    async def settle() -> None:
+        while not done.event.is_set():
+            await arrived.wait()
+            arrived.clear()
+            n = len(inbox)
+            for _ in range(n):
+                await inbox.popleft().ack()
+                done.hit("")
+            consumer.release(n)
+        consumer.stop_consuming()
+
+    window = c["concurrency"] + c["batch"]  # what the worker asks for
+    settling = asyncio.create_task(settle())
+    try:
+        await consumer.consume(deliver, window=window, batch=c["batch"])
+        await settling
+    finally:
+        await consumer.close()
+
+
 async def child_qx(c: dict[str, Any], done: Done, ready: asyncio.Event) -> None:
     from qx.core import Result
     from qx.cqrs import integration_event_handler
@@ -626,7 +676,12 @@ async def child(c: dict[str, Any]) -> dict[str, Any]:
     if shared:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.event.set)
     ready = asyncio.Event()
-    run = {"plain": child_plain, "qx": child_qx, "faststream": child_faststream}[c["system"]]
+    run = {
+        "plain": child_plain,
+        "floor": child_floor,
+        "qx": child_qx,
+        "faststream": child_faststream,
+    }[c["system"]]
     task = asyncio.create_task(run(c, done, ready))
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -703,8 +758,9 @@ def available_loops() -> list[str]:
 
 
 def available_systems() -> list[str]:
-    """plain, qx, qx on every core (up to 4 processes), and FastStream if installed."""
-    systems = ["plain", "qx"]
+    """plain, qx's transport floor, qx, qx on every core (up to 4 processes), and FastStream
+    if installed."""
+    systems = ["plain", "floor", "qx"]
     cores = min(os.cpu_count() or 1, 4)
     if cores > 1:
         systems.append(f"qx*{cores}")
