@@ -46,12 +46,14 @@ _TRANSPORT = frozenset(
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _TRANSPORT:
-        value = getattr(importlib.import_module("qx.transport"), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if not TYPE_CHECKING:  # hidden from type checkers: a misspelt name must stay an error there
+
+    def __getattr__(name: str) -> Any:
+        if name in _TRANSPORT:
+            value = getattr(importlib.import_module("qx.transport"), name)
+            globals()[name] = value  # later lookups skip this function
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
