@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from qx.events._headers import (
+from qx.transport import (
     HeaderPairs,
     as_pairs,
     build_header_block,

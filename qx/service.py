@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from qx.cqrs import Mediator
 from qx.di import handlers_provider
-from qx.events import ConsumerSettings, EventRegistry, NatsConsumer, NatsSettings
+from qx.events import EventRegistry
 from qx.exceptions import (
     EXIT_CONFIG,
     EXIT_UNAVAILABLE,
@@ -34,6 +34,7 @@ from qx.exceptions import (
 from qx.log import configure_logging
 from qx.ops import configure_telemetry, start_probes_from_env
 from qx.redact import redact_url
+from qx.transport import ConsumerSettings, NatsConsumer, NatsSettings
 from qx.worker import (
     WorkerRuntime,
     WorkerSettings,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from qxgen._version import VERSION
-from qxgen.commands._boundary import QxgenGroup
+from qxgen.commands import QxgenGroup
 from qxgen.commands.asyncapi import asyncapi
 from qxgen.commands.compat import compat
 from qxgen.commands.demo import demo

@@ -30,8 +30,7 @@ from qx.dlq import DlqRecord
 from qx.exceptions import QxError, ReplayError
 from qx.worker import WorkerSettings
 from qxgen._nats_options import nats_options
-from qxgen.commands._boundary import QxgenGroup
-from qxgen.commands._table import Column, cap, print_listing
+from qxgen.commands import Column, QxgenGroup, cap, print_listing
 from qxgen.errors import describe_nats_failure
 
 T = TypeVar("T")

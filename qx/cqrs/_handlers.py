@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from qx.core import Result
-from qx.events._base import IntegrationEvent, event_meta
+from qx.events import IntegrationEvent, event_meta
 
 E_contra = TypeVar("E_contra", bound=IntegrationEvent, contravariant=True)
 H = TypeVar("H", bound=type[Any])

@@ -7,7 +7,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from qx.core import Error, Result
 from qx.cqrs._handlers import handled_event
-from qx.events._base import IntegrationEvent
+from qx.events import IntegrationEvent
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from qx.core import RequestContext
 from qx.events._base import IntegrationEvent, event_meta
-from qx.events._headers import decode_value, encode_value, lower_keys
+from qx.events._header_values import decode_value, encode_value, lower_keys
 from qx.exceptions import InvalidJsonError, MissingEnvelopeFieldError, UnsupportedSpecVersionError
 
 _orjson_loads: Callable[[bytes], Any] | None

@@ -19,9 +19,9 @@ from contextlib import asynccontextmanager
 import nats.errors
 from nats.aio.client import Client
 
-from qx.events import NatsSettings, create_nats_connection
 from qx.exceptions import NatsAuthError, NatsUnavailableError
 from qx.redact import redact
+from qx.transport import NatsSettings, create_nats_connection
 
 
 class NatsTarget(str):

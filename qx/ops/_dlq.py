@@ -36,21 +36,14 @@ import nats.js.errors
 from nats.aio.client import Client
 
 from qx.dlq import DROP, PREFIX, DlqRecord, is_record, parse_record
-from qx.events._headers import (
-    HeaderPairs,
-    decode_value_lenient,
-    encode_value,
-    lower_keys,
-    publishable,
-)
-from qx.events._publisher import publish_with_retry
-from qx.events._stored import get_stored
+from qx.events import decode_value_lenient, encode_value, lower_keys
 from qx.exceptions import (
     DlqRecordNotFoundError,
     DlqStreamNotFoundError,
     OpsError,
     ReplayError,
 )
+from qx.transport import HeaderPairs, get_stored, publish_with_retry, publishable
 
 REPLAY_OF = "Qx-Replay-Of"
 """Header on a replayed message naming the DLQ record it came from."""

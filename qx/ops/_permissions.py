@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qx.events import ConsumerSettings, leader_elected_subject
+from qx.transport import ConsumerSettings, leader_elected_subject
 
 
 @dataclass(frozen=True)

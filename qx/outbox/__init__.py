@@ -19,7 +19,7 @@ if importlib.util.find_spec("sqlalchemy") is None or importlib.util.find_spec("a
 
 from qx.outbox._database import async_url, create_engine
 from qx.outbox._inbox import UsesOutbox, idempotent
-from qx.outbox._main import relay_main, run_relay
+from qx.outbox._main import relay_main, relay_process, run_relay
 from qx.outbox._migrate import migrate, migrations, schema_sql
 from qx.outbox._outbox import Outbox, Transaction
 from qx.outbox._relay import CHANNEL, Relay, RelayStats
@@ -39,6 +39,7 @@ __all__ = [
     "migrate",
     "migrations",
     "relay_main",
+    "relay_process",
     "run_relay",
     "schema_sql",
 ]

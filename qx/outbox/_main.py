@@ -16,7 +16,6 @@ from collections.abc import Callable
 from nats.aio.client import Client
 from pydantic import ValidationError
 
-from qx.events import NatsSettings, connect_when_reachable
 from qx.exceptions import ConfigurationError, MissingDependencyError, QxError, TelemetryConfigError
 from qx.log import configure_logging
 from qx.ops import configure_telemetry
@@ -24,6 +23,7 @@ from qx.outbox._database import create_engine
 from qx.outbox._relay import Relay
 from qx.outbox._settings import RelaySettings
 from qx.service import EXIT_CONFIG, EXIT_UNAVAILABLE, StartupError, describe_settings_error
+from qx.transport import NatsSettings, connect_when_reachable
 
 log = logging.getLogger("qx.outbox.relay")
 

@@ -30,7 +30,6 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from qx.events import publish_with_retry
 from qx.exceptions import QxError
 from qx.outbox._database import dialect_of, utcnow
 from qx.outbox._migrate import migrate
@@ -38,6 +37,7 @@ from qx.outbox._schema import inbox_table, lease_table, outbox_table
 from qx.outbox._settings import RelaySettings
 from qx.outbox._tracing import stored_context
 from qx.telemetry import inject_trace_headers, producer_span
+from qx.transport import publish_with_retry
 
 log = logging.getLogger("qx.outbox.relay")
 

@@ -1,6 +1,7 @@
 """Tracing and metrics glue; the worker and publisher call these, never the OTel API directly."""
 
 from qx.telemetry import _attributes as attributes  # semantic-convention names, shared
+from qx.telemetry import _metrics as metrics  # the instruments, shared by the worker
 from qx.telemetry._consume import (
     annotate_envelope,
     consumer_span,
@@ -17,6 +18,7 @@ __all__ = [
     "current_trace_id",
     "inject_trace_headers",
     "mark_failed",
+    "metrics",
     "producer_span",
     "trace_id_of",
 ]

@@ -24,11 +24,15 @@ from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy
 
 from qx import dlq
-from qx.events._headers import HeaderPairs, as_pairs
-from qx.events._publisher import check_size, publish_with_retry
-from qx.events._settings import ConsumerSettings
-from qx.events._stored import get_stored
 from qx.exceptions import PayloadTooLargeError, PoisonMessageError
+from qx.transport import (
+    ConsumerSettings,
+    HeaderPairs,
+    as_pairs,
+    check_size,
+    get_stored,
+    publish_with_retry,
+)
 
 log = logging.getLogger("qx.dlq")
 

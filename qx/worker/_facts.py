@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from nats.aio.msg import Msg
 
-from qx.events._headers import lower_keys
+from qx.events import lower_keys
 
 
 def ack_facts(msg: Msg) -> tuple[str, int, int]:

@@ -14,14 +14,13 @@ from opentelemetry.trace import Span
 
 from qx.core import RequestContext
 from qx.events import Envelope
-from qx.telemetry import _metrics as metrics
-from qx.telemetry import annotate_envelope, mark_failed
-from qx.telemetry._attributes import SETTLEMENT
+from qx.telemetry import annotate_envelope, attributes, mark_failed, metrics
 from qx.worker._decision import Ack, DeadLetter, Decision, Nak, Outcome
 from qx.worker._facts import Delivery
 from qx.worker._stats import Settled, WorkerStats
 
 log = logging.getLogger("qx.worker")
+SETTLEMENT = attributes.SETTLEMENT
 
 
 class Observer:

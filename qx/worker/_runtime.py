@@ -25,8 +25,9 @@ from nats.aio.msg import Msg
 from qx.core import use_context
 from qx.cqrs import Mediator
 from qx.di import ScopeFactory, as_scope_factory
-from qx.events import EventRegistry, NatsConsumer
+from qx.events import EventRegistry
 from qx.telemetry import consumer_span, trace_id_of
+from qx.transport import NatsConsumer
 from qx.worker._dead_letter import AdvisoryProcessor, DeadLetterWriter
 from qx.worker._decision import Outcome, advisory_retry, after_settle_failure, decide
 from qx.worker._decode import decode

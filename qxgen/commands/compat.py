@@ -13,8 +13,11 @@ import click
 from qxgen.commands._console import EXIT_STALE, reported_errors
 from qxgen.compat import (
     MODES,
+    EventKey,
+    EventResult,
     EventSchema,
     Mode,
+    RunResult,
     checkout_schemas,
     compare,
     file_schema,
@@ -23,8 +26,6 @@ from qxgen.compat import (
     run,
     schemas_at,
 )
-from qxgen.compat._run import EventResult, RunResult
-from qxgen.compat._sources import EventKey
 from qxgen.config import find_project_dir, load_config
 from qxgen.errors import ConfigError
 

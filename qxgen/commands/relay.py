@@ -43,8 +43,7 @@ def relay(
     """Publish events from a service's outbox table to JetStream until Ctrl-C."""
     from qx import ops
     from qx.events import NatsSettings
-    from qx.outbox import Outbox, RelaySettings, schema_sql
-    from qx.outbox._main import relay_process
+    from qx.outbox import Outbox, RelaySettings, relay_process, schema_sql
 
     if print_sql:
         click.echo(schema_sql("postgresql" if print_sql == "postgresql" else "sqlite"), nl=False)

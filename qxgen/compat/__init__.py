@@ -9,6 +9,7 @@ from qxgen.compat._compare import MODES, Change, Comparison, Mode, compare
 from qxgen.compat._guard import BreakingChangeError, check_generate
 from qxgen.compat._run import EventResult, RunResult, run
 from qxgen.compat._sources import (
+    EventKey,
     EventSchema,
     GitRefError,
     checkout_schemas,
@@ -23,6 +24,7 @@ __all__ = [
     "BreakingChangeError",
     "Change",
     "Comparison",
+    "EventKey",
     "EventResult",
     "EventSchema",
     "GitRefError",

@@ -10,8 +10,8 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qx.events import ConsumerSettings, EventRegistry, NatsConsumer, NatsSettings
-from qx.events._connection import as_settings
 from qx.exceptions import ConfigurationError
+from qx.transport._connection import as_settings
 from tests.runtime.events import OrderPlaced
 
 

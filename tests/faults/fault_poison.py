@@ -15,7 +15,7 @@ import pytest
 from qx.dlq import DlqRecord
 from qx.embedded import EmbeddedNatsServer
 from qx.events import NatsPublisher
-from qx.events._headers import build_header_block
+from qx.transport import build_header_block
 from tests.faults.harness import (
     WorkerProcess,
     account,

@@ -26,8 +26,8 @@ from qx import ops
 from qx.dlq import DlqRecord
 from qx.embedded import _port_open, find_nats_server, free_port
 from qx.events import ConsumerSettings, NatsPublisher
-from qx.events._provision import provision
 from qx.exceptions import PublishError
+from qx.transport import provision
 from tests.runtime.events import OrderPlaced
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,9 +10,8 @@ from nats.aio.client import Client
 from nats.js.api import ConsumerConfig
 
 from qx import ops
-from qx.events._provision import provision
-from qx.events._publisher import publish_with_retry
 from qx.testing import WorkerHarness
+from qx.transport import provision, publish_with_retry
 from tests.ops.helpers import TRACEPARENT, Switch, dead_letter, publish, publish_all
 from tests.runtime.conftest import Names, WorkerFactory
 from tests.runtime.events import OrderPlaced, UserRegistered

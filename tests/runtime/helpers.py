@@ -10,7 +10,7 @@ from nats.aio.client import Client
 
 from qx.dlq import DlqRecord, parse_record
 from qx.events import IntegrationEvent, NatsPublisher, event_meta
-from qx.events._stored import get_stored
+from qx.transport import get_stored
 
 
 async def publish(nc: Client, prefix: str, event: IntegrationEvent, **kwargs: str) -> str:

@@ -9,9 +9,9 @@ from nats.aio.client import Client
 
 from qx.core import Result
 from qx.cqrs import integration_event_handler
-from qx.events._provision import provision
 from qx.exceptions import ConfigurationError
 from qx.testing import WorkerHarness
+from qx.transport import provision
 from tests.runtime.conftest import Names, WorkerFactory
 from tests.runtime.events import OrderPlaced
 from tests.runtime.helpers import publish, wait_for_dlq

@@ -201,7 +201,7 @@ async def test_dlq_unavailable_on_final_attempt_message_is_recovered_via_advisor
         # The worker could not write the record, so it did not term the message.
         assert worker.stats.dead_lettered == 0
         # Bring the DLQ back (as ops would); the advisory path now writes the record.
-        from qx.events._provision import ensure_dlq
+        from qx.transport import ensure_dlq
 
         await ensure_dlq(js, worker.consumer.settings)
         records = await wait_for_dlq(nc, names.dlq_stream)

@@ -21,12 +21,10 @@ from qx import dlq, ops
 from qx.core import Result
 from qx.cqrs import integration_event_handler
 from qx.events import EventRegistry
-from qx.events._headers import build_header_block
-from qx.events._provision import ensure_dlq, provision
-from qx.events._stored import get_stored
 from qx.exceptions import ConfigurationError, NonRetryableError
 from qx.service import worker_app
 from qx.testing import WorkerHarness
+from qx.transport import build_header_block, ensure_dlq, get_stored, provision
 from qx.worker import WorkerSettings
 from qxgen.ops_commands import register
 from tests.runtime.conftest import Names, WorkerFactory

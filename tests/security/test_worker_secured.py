@@ -30,9 +30,9 @@ from qx.events import (
     NatsSettings,
     create_nats_connection,
 )
-from qx.events._provision import provision
 from qx.exceptions import NatsAuthError
 from qx.testing import WorkerHarness
+from qx.transport import provision
 from qx.worker import WorkerRuntime
 from tests.runtime.events import OrderPlaced
 from tests.security.servers import ConfServer, make_nkey, make_operator, make_tls, running

@@ -10,8 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qx.core import RequestContext
-from qx.events import IntegrationEvent, encode_cloudevent, parse_envelope
-from qx.events._headers import decode_value, encode_value
+from qx.events import (
+    IntegrationEvent,
+    decode_value,
+    encode_cloudevent,
+    encode_value,
+    parse_envelope,
+)
 from qx.exceptions import (
     InvalidJsonError,
     InvalidPercentEncodingError,

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client
 
-from qx.events._fast_headers import fast_process_headers, install, parse_header_lines
+from qx.transport._fast_headers import fast_process_headers, install, parse_header_lines
 
 # Bytes that matter to the parser: separators, whitespace of all kinds, non-ASCII, UTF-8.
 _ALPHABET = [b":", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\x0b", b"\x1c", b"\x1f", b"a", b"Z",

@@ -11,16 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qx import dlq
-from qx.events import EventRegistry
+from qx.events import EventRegistry, decode_value, encode_value
 from qx.events._envelope import parse_envelope
-from qx.events._headers import (
-    build_header_block,
-    decode_value,
-    encode_value,
-    parse_header_block,
-    publishable,
-)
 from qx.exceptions import InvalidPercentEncodingError, PoisonMessageError
+from qx.transport import build_header_block, parse_header_block, publishable
 from tests.runtime.events import ORDER_SCHEMA, OrderPlaced
 
 REGISTRY = EventRegistry()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from qx.events._provision import subject_covers
+from qx.transport._provision import subject_covers
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,7 @@ from nats.aio.client import Client
 from nats.js.api import PubAck
 
 from qx.core import RequestContext
-from qx.events._base import IntegrationEvent, event_meta
-from qx.events._envelope import encode_cloudevent
-from qx.events._headers import decode_value
+from qx.events import IntegrationEvent, decode_value, encode_cloudevent, event_meta
 from qx.exceptions import PayloadTooLargeError, PublishError
 from qx.telemetry import inject_trace_headers, producer_span
 

@@ -20,9 +20,9 @@ from typing import Any
 from nats.aio.client import Client
 from nats.errors import NoServersError
 
-from qx.events._settings import NatsSettings
 from qx.exceptions import ConfigurationError, NatsAuthError
 from qx.redact import redact
+from qx.transport._settings import NatsSettings
 
 log = logging.getLogger("qx.nats")
 

@@ -23,8 +23,8 @@ from nats.js.api import (
 )
 from nats.js.errors import APIError, BadRequestError, NotFoundError, ServiceUnavailableError
 
-from qx.events._settings import ConsumerSettings
 from qx.exceptions import ConfigurationError
+from qx.transport._settings import ConsumerSettings
 
 log = logging.getLogger("qx.provision")
 

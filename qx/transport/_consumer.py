@@ -29,14 +29,14 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from qx.events import _fast_headers as fast_headers
-from qx.events._connection import connect_when_reachable
-from qx.events._legacy import CONSUMER_RENAMES, deprecated
-from qx.events._provision import ensure_dlq, find_advisory_stream, provision
-from qx.events._pull import LEADER_ELECTED, ContinuousPull, Deliver, PullStats
-from qx.events._registry import EventRegistry
-from qx.events._settings import ConsumerSettings, NatsSettings
+from qx.events import EventRegistry
 from qx.exceptions import ConfigurationError, NatsAuthError
+from qx.transport import _fast_headers as fast_headers
+from qx.transport._connection import connect_when_reachable
+from qx.transport._legacy import CONSUMER_RENAMES, deprecated
+from qx.transport._provision import ensure_dlq, find_advisory_stream, provision
+from qx.transport._pull import LEADER_ELECTED, ContinuousPull, Deliver, PullStats
+from qx.transport._settings import ConsumerSettings, NatsSettings
 
 log = logging.getLogger("qx.consumer")
 

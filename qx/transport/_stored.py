@@ -17,7 +17,7 @@ from typing import Any
 import nats.js.errors
 from nats.aio.client import Client
 
-from qx.events._headers import HeaderPairs, last_values, parse_header_block
+from qx.transport._headers import HeaderPairs, last_values, parse_header_block
 
 JS_API = "$JS.API"
 _ERRORS: dict[int, type[nats.js.errors.APIError]] = {

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from qx.events._legacy import legacy_nats_values
 from qx.exceptions import ConfigurationError
 from qx.redact import redact_url
+from qx.transport._legacy import legacy_nats_values
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
