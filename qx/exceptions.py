@@ -113,6 +113,16 @@ class PayloadTooLargeError(QxError):
     """
 
 
+class JetStreamUnavailableError(QxError):
+    """The server answers but runs without JetStream: nothing qx does can work until it does."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"JetStream is not enabled on the NATS server at {url}; start nats-server with -js "
+            "(or a `jetstream {}` block in its config)"
+        )
+
+
 class PublishError(QxError):
     """A publish was not acknowledged by JetStream after all attempts."""
 

@@ -26,6 +26,7 @@ from qx.exceptions import (
     EXIT_CONFIG,
     EXIT_UNAVAILABLE,
     ConfigurationError,
+    JetStreamUnavailableError,
     MissingDependencyError,
     OpsError,
     StartupError,
@@ -164,11 +165,8 @@ async def serve_app(
             try:
                 await serve(worker)
             except (ServiceUnavailableError, NoRespondersError):
-                raise StartupError(
-                    f"JetStream is not enabled on the NATS server at {_url()}; start "
-                    "nats-server with -js (or a `jetstream {}` block in its config)",
-                    EXIT_UNAVAILABLE,
-                ) from None
+                off = JetStreamUnavailableError(_url())
+                raise StartupError(str(off), EXIT_UNAVAILABLE) from None
             finally:
                 if probes is not None:
                     await probes.close()

@@ -24,7 +24,7 @@ import urllib.parse
 import nats.errors
 import nats.js.errors
 
-from qx.exceptions import NatsUnavailableError, QxError
+from qx.exceptions import JetStreamUnavailableError, NatsUnavailableError, QxError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -73,10 +73,7 @@ def describe_nats_failure(exc: BaseException, url: str) -> str:
             "NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE"
         )
     if isinstance(exc, nats.js.errors.ServiceUnavailableError | nats.errors.NoRespondersError):
-        return (
-            f"JetStream is not enabled on the NATS server at {url}; start nats-server with -js "
-            "(or a `jetstream {}` block in its config)"
-        )
+        return str(JetStreamUnavailableError(url))
     if isinstance(exc, NatsUnavailableError) and _requires_auth(url):
         return (
             f"auth failed at {url}: the server requires credentials and did not accept the "

@@ -14,16 +14,24 @@ import signal
 from collections.abc import Callable
 
 from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.js.errors import ServiceUnavailableError
 from pydantic import ValidationError
 
-from qx.exceptions import ConfigurationError, MissingDependencyError, QxError, TelemetryConfigError
+from qx.exceptions import (
+    ConfigurationError,
+    JetStreamUnavailableError,
+    MissingDependencyError,
+    QxError,
+    TelemetryConfigError,
+)
 from qx.log import configure_logging
 from qx.ops import configure_telemetry
 from qx.outbox._database import create_engine
 from qx.outbox._relay import Relay
 from qx.outbox._settings import RelaySettings
 from qx.service import EXIT_CONFIG, EXIT_UNAVAILABLE, StartupError, describe_settings_error
-from qx.transport import NatsSettings, connect_when_reachable
+from qx.transport import NatsSettings, connect_when_reachable, jetstream_advertised
 
 log = logging.getLogger("qx.outbox.relay")
 
@@ -64,6 +72,7 @@ async def run_relay(
         if nc is None:
             log.info("relay stopped before NATS was reachable (nothing published)")
             return
+        await _require_jetstream(nc, nats or NatsSettings())
         relay = Relay(engine, nc, settings, name=name)
         if stopping.is_set():
             relay.stop()
@@ -82,6 +91,22 @@ async def run_relay(
             loop.remove_signal_handler(sig)
         await engine.dispose()
         telemetry.shutdown()
+
+
+async def _require_jetstream(nc: Client, s: NatsSettings) -> None:
+    """A server without JetStream ends the relay (exit 69) instead of leaving every row pending
+    with the same error forever. The server's INFO says so; a JetStream request confirms it, as
+    another server of a mixed cluster may still serve JetStream. When that request cannot tell
+    (a permission, a timeout), the relay runs and each row's ``last_error`` says what failed."""
+    if jetstream_advertised(nc) is not False:
+        return
+    try:
+        await nc.jetstream().account_info()
+    except (ServiceUnavailableError, NoRespondersError):
+        await nc.close()
+        raise JetStreamUnavailableError(s.display_url) from None
+    except Exception as exc:  # undecided: let publishing report it row by row
+        log.debug("JetStream check inconclusive (%s: %s)", type(exc).__name__, exc)
 
 
 async def _connect_unless_stopped(nats: NatsSettings, stopping: asyncio.Event) -> Client | None:
@@ -109,7 +134,7 @@ def relay_process(
     Fails like a worker (``qx.service.run_worker``): one line on stderr, no traceback, exit
     code ``EXIT_CONFIG`` (78) for a setting that restarting will not fix (a bad
     ``QX_OUTBOX_*``/``NATS_*`` value, no database, a refused login) and ``EXIT_UNAVAILABLE``
-    (69) when the database cannot be used.
+    (69) when the database cannot be used or the server runs without JetStream.
     """
     try:
         try:

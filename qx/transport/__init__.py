@@ -6,7 +6,11 @@ this package imports it only through ``qx.events``. qx.events re-exports the doc
 from here (``NatsConsumer``, ``NatsSettings``, ...) so 1.x and README imports keep working.
 """
 
-from qx.transport._connection import connect_when_reachable, create_nats_connection
+from qx.transport._connection import (
+    connect_when_reachable,
+    create_nats_connection,
+    jetstream_advertised,
+)
 from qx.transport._consumer import NatsConsumer
 from qx.transport._headers import (
     HeaderPairs,
@@ -39,6 +43,7 @@ __all__ = [
     "ensure_dlq",
     "get_stored",
     "is_token",
+    "jetstream_advertised",
     "last_values",
     "leader_elected_subject",
     "parse_header_block",

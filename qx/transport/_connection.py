@@ -270,3 +270,15 @@ async def connect_when_reachable(
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
+
+
+def jetstream_advertised(nc: Client) -> bool | None:
+    """Whether the server we are connected to says it runs JetStream (its INFO's
+    ``"jetstream"``); None when unknown. nats-py keeps INFO only in a private attribute (no
+    public accessor), read defensively here. Only the connected server speaks: in a cluster
+    that mixes JetStream and non-JetStream servers, confirm a False with a JetStream request.
+    """
+    info = getattr(nc, "_server_info", None)
+    if not isinstance(info, dict) or not info:
+        return None
+    return bool(info.get("jetstream", False))

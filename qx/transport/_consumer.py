@@ -32,7 +32,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from qx.events import EventRegistry
 from qx.exceptions import ConfigurationError, NatsAuthError
 from qx.transport import _fast_headers as fast_headers
-from qx.transport._connection import connect_when_reachable
+from qx.transport._connection import connect_when_reachable, jetstream_advertised
 from qx.transport._legacy import CONSUMER_RENAMES, deprecated
 from qx.transport._provision import ensure_dlq, find_advisory_stream, provision
 from qx.transport._pull import LEADER_ELECTED, ContinuousPull, Deliver, PullStats
@@ -277,13 +277,9 @@ class NatsConsumer:
         self._denied = denied
 
     def _start_is_hopeless(self) -> bool:
-        """No retry helps: a permission was refused, or the server runs without JetStream.
-
-        The server's INFO says ``"jetstream": true`` when it is enabled; nats-py keeps INFO
-        only in a private attribute (no public accessor), read defensively here.
-        """
-        info = getattr(self._nc, "_server_info", None) or {}
-        return self._denied is not None or (bool(info) and not info.get("jetstream", False))
+        """No retry helps: a permission was refused, or the server runs without JetStream."""
+        no_jetstream = self._nc is not None and jetstream_advertised(self._nc) is False
+        return self._denied is not None or no_jetstream
 
     async def _start(self, batch_hint: int) -> None:
         self._batch_hint = batch_hint

@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 from nats.aio.client import Client
 
-from qx.embedded import free_port
+from qx.embedded import find_nats_server, free_port
 from qx.outbox import Outbox
-from qx.service import EXIT_CONFIG
+from qx.service import EXIT_CONFIG, EXIT_UNAVAILABLE
 from qxgen.cli import cli
 from tests.outbox.conftest import Stream
 from tests.outbox.events import OrderCreated
@@ -114,6 +114,42 @@ def test_generated_relay_bad_setting_is_one_line_and_exit_78(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"error: {shown}")
+
+
+def test_relay_against_a_server_without_jetstream_exits_69(tmp_path: Path) -> None:
+    """Not a row left pending forever with the same error: one line saying what to fix, and
+    EX_UNAVAILABLE, as for a worker. Credentials in the URL are never printed."""
+    port = free_port()
+    server = subprocess.Popen(
+        [find_nats_server(), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        env = _relay_env(
+            QX_OUTBOX_DATABASE_URL=f"sqlite:///{tmp_path / 'shop.db'}",
+            NATS_URL=f"nats://relay:s3cr3t-pw@127.0.0.1:{port}",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "shop_service.relay"],
+            cwd=SHOP,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert done.returncode == EXIT_UNAVAILABLE, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "s3cr3t-pw" not in done.stderr + done.stdout
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        "error: relay failed: JetStream is not enabled on the NATS server at "
+        f"nats://relay:***@127.0.0.1:{port}; start nats-server with -js (or a `jetstream {{}}` "
+        "block in its config)"
+    ], done.stderr
 
 
 class Output:

@@ -125,16 +125,9 @@ def test_a_child_exiting_78_stops_the_group_instead_of_restarting(
     """Only child 0 cannot start (its probes port, P+1, is taken): the supervisor stops child 1
     too and exits 78 rather than restarting child 0 with backoff forever. ``--processes 2`` on
     the command line is the same as ``QX_PROCESSES=2``."""
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        child0 = taken.getsockname()[1]
-        group = child0 - 1  # the supervisor's own port; free unless something else holds it
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", group))
-            except OSError:
-                pytest.skip(f"port {group} is in use here")
+    taken, group = _taken_port_after_a_free_one()
+    with taken:
+        child0 = group + 1
         started = time.monotonic()
         done = start_worker(
             {**processes_env, "QX_PROBES_PORT": str(group), "QX_PROBES_HOST": "127.0.0.1"},
@@ -148,6 +141,23 @@ def test_a_child_exiting_78_stops_the_group_instead_of_restarting(
     assert errors[0].startswith(f"error: cannot serve probes on 127.0.0.1:{child0} ("), errors[0]
     assert "exited with 78 (bad configuration); restarting cannot help" in done.stderr
     assert "restarting in" not in done.stderr
+
+
+def _taken_port_after_a_free_one() -> tuple[socket.socket, int]:
+    """A listening socket on port P+1 whose neighbour P (the supervisor's port) is free."""
+    for _ in range(50):
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        group = taken.getsockname()[1] - 1
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", group))
+            except OSError:
+                taken.close()
+                continue
+        return taken, group
+    raise AssertionError("no free port just below an ephemeral one in 50 tries")
 
 
 def test_processes_flag_is_checked_like_the_variable() -> None:
