@@ -144,9 +144,14 @@ async def serve_app(
     app: AbstractAsyncContextManager[WorkerRuntime] | AppFactory,
     *,
     service_name: str | None = None,
+    keep_telemetry: bool = False,
 ) -> None:
     """``run_worker`` for a host that reports errors itself (``qxgen dev``): a worker that
-    cannot start raises ``StartupError`` instead of ending the process."""
+    cannot start raises ``StartupError`` instead of ending the process.
+
+    ``keep_telemetry``: the host starts workers again in this process, so spans and metrics
+    are flushed at the end, not shut down (OpenTelemetry providers cannot be installed twice);
+    the host calls ``configure_telemetry().shutdown()`` when it is done."""
     common = load_settings(WorkerSettings)  # QX_LOG_* and every other QX_* before anything starts
     configure_logging(common.log_level, common.log_format)
     # Not callable(): asynccontextmanager objects are callable too (usable as decorators).
@@ -175,7 +180,10 @@ async def serve_app(
     except ConfigurationError as exc:  # a refused login, bad TLS files...: one line, no trace
         raise StartupError(f"worker cannot start: {exc}", EXIT_CONFIG) from None
     finally:
-        telemetry.shutdown()
+        if keep_telemetry:
+            telemetry.flush()
+        else:
+            telemetry.shutdown()
 
 
 def _nats_settings() -> NatsSettings:

@@ -47,7 +47,7 @@ from qx.ops._dlq import (
     select_records,
     trace_id_of,
 )
-from qx.ops._otel import Telemetry, configure_telemetry
+from qx.ops._otel import Telemetry, configure_telemetry, shutdown_telemetry
 from qx.ops._permissions import Permissions, worker_permissions
 from qx.ops._probes import ProbeServer, start_probes, start_probes_from_env
 
@@ -84,6 +84,7 @@ __all__ = [
     "replay_event_id",
     "replay_records",
     "select_records",
+    "shutdown_telemetry",
     "start_probes",
     "start_probes_from_env",
     "trace_id_of",

@@ -57,12 +57,21 @@ class Telemetry:
     meter_provider: Any = None
 
     def shutdown(self) -> None:
+        """Flush and stop for good: a provider cannot be installed twice, so only the
+        process's last user of it (``run_worker``, the end of ``qxgen dev``) calls this."""
+        self._each("shutdown")
+
+    def flush(self) -> None:
+        """Export what is buffered and keep running (a worker restarted in-process)."""
+        self._each("force_flush")
+
+    def _each(self, method: str) -> None:
         for provider in (self.tracer_provider, self.meter_provider):
             if provider is not None:
                 try:
-                    provider.shutdown()
+                    getattr(provider, method)()
                 except Exception as exc:  # exporting at exit must not hide the real exit status
-                    log.warning("telemetry shutdown failed: %s: %s", type(exc).__name__, exc)
+                    log.warning("telemetry %s failed: %s: %s", method, type(exc).__name__, exc)
 
 
 def _require(module: str, package: str, purpose: str) -> ModuleType:
@@ -203,6 +212,13 @@ def configure_telemetry(
         ", ".join(metric_names) or "off",
     )
     return telemetry
+
+
+def shutdown_telemetry() -> None:
+    """Flush and stop what ``configure_telemetry()`` installed, if anything: for a host that ran
+    workers with ``serve_app(keep_telemetry=True)``."""
+    if _installed is not None:
+        _installed.shutdown()
 
 
 def _install_tracer_provider(exporters: list[str], resource: Any) -> Any:

@@ -23,6 +23,7 @@ import watchfiles
 from rich.console import Console
 from rich.markup import escape
 
+from qx.ops import shutdown_telemetry
 from qx.service import serve_app
 from qx.worker import WorkerRuntime
 from qxgen.commands._running import listening, print_settlements
@@ -44,7 +45,14 @@ class Reloader:
         self._seen = self._scan()
 
     async def run(self, watch: bool) -> None:
-        """Until the worker stops by itself (SIGINT/SIGTERM drained it)."""
+        """Until the worker stops by itself (SIGINT/SIGTERM drained it). Each worker flushes
+        telemetry when it stops; it is shut down once, here, at the end of the session."""
+        try:
+            await self._run(watch)
+        finally:
+            shutdown_telemetry()
+
+    async def _run(self, watch: bool) -> None:
         while True:
             build = self._load()
             if build is None and not watch:
@@ -54,7 +62,11 @@ class Reloader:
                 continue
             running: list[WorkerRuntime] = []
             run = asyncio.create_task(
-                serve_app(self._factory(build, running), service_name=self.config.service)
+                serve_app(
+                    self._factory(build, running),
+                    service_name=self.config.service,
+                    keep_telemetry=watch,
+                )
             )
             if not watch:
                 await run

@@ -27,11 +27,17 @@ pytestmark = [pytest.mark.nats, pytest.mark.usefixtures("forget_example")]
 class Dev:
     """A running ``qxgen dev``; ``expect`` waits (bounded) for a line of its output."""
 
-    def __init__(self, project: Path, *args: str) -> None:
+    def __init__(self, project: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "qxgen", "dev", "-C", str(project), *args],
             cwd=REPO,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "QX_LOG_LEVEL": "INFO"},
+            env={
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                "COLUMNS": "200",
+                "QX_LOG_LEVEL": "INFO",
+                **(env or {}),
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -115,3 +115,28 @@ def test_dev_reloads_handlers_and_schemas_on_the_same_server(project: Path, dev:
     assert dev.stop(signal.SIGINT) == 0, dev.output
     assert "Traceback" not in dev.output
     assert dev.output.splitlines()[-1] == "stopped: worker drained, nats-server stopped"
+
+
+def test_spans_are_still_exported_after_a_reload(project: Path) -> None:
+    """OpenTelemetry providers can be installed once per process: a reload must flush the
+    first worker's spans, not shut the exporter down under the next worker."""
+    dev = Dev(project, "--port", str(free_port()), env={"OTEL_TRACES_EXPORTER": "console"})
+    try:
+        url = dev.expect("NATS ").split()[1]
+        dev.expect("worker reloadsvc consuming")
+        span = '"name": "process greetings.person.greeted.v1"'
+        publish(project, "greetings.person.greeted", url)
+        expect_nth(dev, span, 1)
+        handler = project / "reloadsvc" / "handlers" / "person_greeted_v1.py"
+        handler.write_text(HANDLER)
+        expect_nth(dev, "worker reloadsvc consuming", 2)
+        publish(project, "greetings.person.greeted", url)
+        dev.expect("hello Ada from the edited handler")
+        expect_nth(dev, span, 2)
+        assert dev.stop(signal.SIGINT) == 0, dev.output
+        assert "already shutdown" not in dev.output
+    finally:
+        dev.kill()
+        pid = EmbeddedNatsServer(project / ".qx" / "nats").running_pid()
+        if pid is not None and process_command(pid) is not None:
+            os.kill(pid, signal.SIGKILL)
