@@ -179,6 +179,24 @@ async def check_drained(nc: Client, durable: str) -> str:
     return ", ".join(problems)
 
 
+def child_spec(
+    args: argparse.Namespace, mode: str, system: str, loop: str, url: str, durable: str, **more: Any
+) -> dict[str, Any]:
+    """What a child process runs: one system, one mode, the run's shared settings."""
+    return {
+        "mode": mode,
+        "system": system,
+        "loop": loop,
+        "url": url,
+        "durable": durable,
+        "count": args.count,
+        "concurrency": args.concurrency,
+        "batch": args.batch,
+        "tracing": args.tracing,
+        **more,
+    }
+
+
 def run_child(args: argparse.Namespace, wrap: Sequence[str] = (), **child: Any) -> dict[str, Any]:
     cmd = [*wrap, sys.executable, __file__, "--child", json.dumps(child)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.child_timeout)
@@ -203,19 +221,8 @@ async def drain_runs(args: argparse.Namespace, url: str, systems: list[tuple[str
                 if copies:
                     r = await run_shared(args, nc, url, durable, base, int(copies), loop)
                 else:
-                    r = await asyncio.to_thread(
-                        run_child,
-                        args,
-                        mode="drain",
-                        system=system,
-                        loop=loop,
-                        url=url,
-                        durable=durable,
-                        count=args.count,
-                        concurrency=args.concurrency,
-                        batch=args.batch,
-                        tracing=args.tracing,
-                    )
+                    spec = child_spec(args, "drain", system, loop, url, durable)
+                    r = await asyncio.to_thread(run_child, args, **spec)
                 r["problems"] = await check_drained(nc, durable)
                 await nc.jetstream().delete_consumer(STREAM, durable)
                 r.update(system=system, loop=loop, rep=rep)
@@ -243,19 +250,7 @@ async def run_shared(
     """``processes`` children of one system on one durable (what ``QX_PROCESSES`` does). The
     timed window runs from the first child being ready until the server's ack floor reaches
     the last event; CPU is the children's total."""
-    spec = json.dumps(
-        {
-            "mode": "shared",
-            "system": system,
-            "loop": loop,
-            "url": url,
-            "durable": durable,
-            "count": args.count,
-            "concurrency": args.concurrency,
-            "batch": args.batch,
-            "tracing": args.tracing,
-        }
-    )
+    spec = json.dumps(child_spec(args, "shared", system, loop, url, durable))
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -311,17 +306,7 @@ async def profile_run(args: argparse.Namespace, url: str) -> None:
             dumps[system] = out / f"{system}.txt"
             wrap = [str(spy), "record", "--nonblocking", "--full-filenames", "-f", "raw"]
             wrap += ["-r", str(profile_share.RATE)]
-            spec = {
-                "mode": "drain",
-                "system": system,
-                "loop": args.loops[0],
-                "url": url,
-                "durable": durable,
-                "count": args.count,
-                "concurrency": args.concurrency,
-                "batch": args.batch,
-                "tracing": args.tracing,
-            }
+            spec = child_spec(args, "drain", system, args.loops[0], url, durable)
             wrap += ["-o", str(dumps[system]), "--"]
             result = await asyncio.to_thread(run_child, args, wrap, **spec)
             cpu[system] = result["cpu_us"]
@@ -348,17 +333,7 @@ async def latency_runs(
                 total = int(rate * args.latency_seconds)
                 await add_durable(nc, durable, DeliverPolicy.NEW)
                 child = json.dumps(
-                    {
-                        "mode": "latency",
-                        "system": system,
-                        "loop": loop,
-                        "url": url,
-                        "durable": durable,
-                        "count": total,
-                        "concurrency": args.concurrency,
-                        "batch": args.batch,
-                        "tracing": args.tracing,
-                    }
+                    child_spec(args, "latency", system, loop, url, durable, count=total)
                 )
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable,

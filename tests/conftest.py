@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.plain_server import serve
 
 _exporter = InMemorySpanExporter()
 
@@ -24,3 +28,9 @@ def spans() -> InMemorySpanExporter:
         provider._qx_test_exporter = True  # type: ignore[attr-defined]
     _exporter.clear()
     return _exporter
+
+
+@pytest.fixture
+def no_jetstream_url() -> Iterator[str]:
+    """A real nats-server running without JetStream."""
+    yield from serve()

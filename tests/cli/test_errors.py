@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from qx.embedded import EmbeddedNatsServer, find_nats_server, free_port
+from qx.embedded import EmbeddedNatsServer, free_port
 from qxgen.errors import EXIT_FAILED, EXIT_USAGE
 from tests.cli.conftest import EXAMPLE, run_qxgen
+from tests.plain_server import serve
 
 
 def only_error_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -27,33 +26,14 @@ def only_error_line(done: subprocess.CompletedProcess[str]) -> str:
     return errors[0]
 
 
-def serve(tmp_path: Path, *args: str) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [find_nats_server(), "-a", "127.0.0.1", "-p", str(port), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"nats://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-            assert time.monotonic() < deadline, "nats-server did not start"
-            time.sleep(0.02)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 @pytest.fixture
-def no_jetstream(tmp_path: Path) -> Iterator[str]:
-    yield from serve(tmp_path)
+def no_jetstream(no_jetstream_url: str) -> str:
+    return no_jetstream_url
 
 
 @pytest.fixture
 def with_auth(tmp_path: Path) -> Iterator[str]:
-    yield from serve(tmp_path, "-js", "-sd", str(tmp_path / "js"), "--user", "u", "--pass", "p")
+    yield from serve("-js", "-sd", str(tmp_path / "js"), "--user", "u", "--pass", "p")
 
 
 def test_usage_errors_are_exit_2_in_the_same_style() -> None:

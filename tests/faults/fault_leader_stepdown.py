@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from qx.core import Result
-from qx.cqrs import Mediator, integration_event_handler
+from qx.cqrs import Mediator
 from qx.events import ConsumerSettings, EventRegistry, NatsConsumer, NatsSettings, PullStats
 from qx.testing import WorkerHarness
 from qx.worker import RetryPolicy, WorkerRuntime
@@ -33,7 +32,7 @@ from tests.faults.harness import (
     publish_steadily,
     wait_until,
 )
-from tests.runtime.events import ORDER_SCHEMA, OrderPlaced
+from tests.runtime.events import ORDER_SCHEMA, OrderPlaced, recording_handler
 
 pytestmark = pytest.mark.nats
 
@@ -45,12 +44,7 @@ RECOVERY = 10.0
 
 
 def in_process_worker(url: str, handled: list[str]) -> WorkerRuntime:
-    @integration_event_handler(OrderPlaced)
-    class Record:
-        async def handle(self, event: OrderPlaced) -> Result[None]:
-            handled.append(event.order_id)
-            return Result.success(None)
-
+    Record = recording_handler(handled)
     registry = EventRegistry()
     registry.register(OrderPlaced, schema=ORDER_SCHEMA)
     return WorkerRuntime(

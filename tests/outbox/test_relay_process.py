@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from nats.aio.client import Client
 
-from qx.embedded import find_nats_server, free_port
+from qx.embedded import free_port
 from qx.outbox import Outbox
 from qx.service import EXIT_CONFIG, EXIT_UNAVAILABLE
 from qxgen.cli import cli
@@ -98,16 +98,8 @@ def test_generated_relay_bad_setting_is_one_line_and_exit_78(
     tmp_path: Path, variable: str, shown: str
 ) -> None:
     """As for a worker: one ``error:`` line naming the variable, EXIT_CONFIG, no traceback."""
-    env = _relay_env(
+    done = _run_generated_relay(
         QX_OUTBOX_DATABASE_URL=f"sqlite:///{tmp_path / 'shop.db'}", **{variable: "many"}
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "shop_service.relay"],
-        cwd=SHOP,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert done.returncode == EXIT_CONFIG, done.stderr
     assert done.stdout == ""
@@ -116,40 +108,37 @@ def test_generated_relay_bad_setting_is_one_line_and_exit_78(
     assert lines[0].startswith(f"error: {shown}")
 
 
-def test_relay_against_a_server_without_jetstream_exits_69(tmp_path: Path) -> None:
+def test_relay_against_a_server_without_jetstream_exits_69(
+    tmp_path: Path, no_jetstream_url: str
+) -> None:
     """Not a row left pending forever with the same error: one line saying what to fix, and
     EX_UNAVAILABLE, as for a worker. Credentials in the URL are never printed."""
-    port = free_port()
-    server = subprocess.Popen(
-        [find_nats_server(), "-a", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    hostport = no_jetstream_url.removeprefix("nats://")
+    done = _run_generated_relay(
+        QX_OUTBOX_DATABASE_URL=f"sqlite:///{tmp_path / 'shop.db'}",
+        NATS_URL=f"nats://relay:s3cr3t-pw@{hostport}",
     )
-    try:
-        env = _relay_env(
-            QX_OUTBOX_DATABASE_URL=f"sqlite:///{tmp_path / 'shop.db'}",
-            NATS_URL=f"nats://relay:s3cr3t-pw@127.0.0.1:{port}",
-        )
-        done = subprocess.run(
-            [sys.executable, "-m", "shop_service.relay"],
-            cwd=SHOP,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        server.terminate()
-        server.wait(10)
     assert done.returncode == EXIT_UNAVAILABLE, done.stderr
     assert "Traceback" not in done.stderr
     assert "s3cr3t-pw" not in done.stderr + done.stdout
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert errors == [
         "error: relay failed: JetStream is not enabled on the NATS server at "
-        f"nats://relay:***@127.0.0.1:{port}; start nats-server with -js (or a `jetstream {{}}` "
+        f"nats://relay:***@{hostport}; start nats-server with -js (or a `jetstream {{}}` "
         "block in its config)"
     ], done.stderr
+
+
+def _run_generated_relay(**env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m shop_service.relay`` to its end, with ``env`` on top of the defaults."""
+    return subprocess.run(
+        [sys.executable, "-m", "shop_service.relay"],
+        cwd=SHOP,
+        env=_relay_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 class Output:

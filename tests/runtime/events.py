@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from qx.core import Result
+from qx.cqrs import integration_event_handler
 from qx.events import IntegrationEvent
 
 ORDER_SCHEMA: dict[str, Any] = {
@@ -32,3 +34,15 @@ class UserRegistered(IntegrationEvent):
 
     user_id: str
     email: str
+
+
+def recording_handler(handled: list[str]) -> type[object]:
+    """A handler of ``OrderPlaced`` that appends each order id to ``handled`` and succeeds."""
+
+    @integration_event_handler(OrderPlaced)
+    class Record:
+        async def handle(self, event: OrderPlaced) -> Result[None]:
+            handled.append(event.order_id)
+            return Result.success(None)
+
+    return Record

@@ -17,25 +17,13 @@ import nats.js.errors
 import pytest
 from nats.aio.client import Client
 
-from qx.core import Result
-from qx.cqrs import integration_event_handler
 from qx.events import NatsConsumer, NatsSettings
 from qx.testing import WorkerHarness
 from tests.runtime.conftest import Names, WorkerFactory
-from tests.runtime.events import OrderPlaced
+from tests.runtime.events import OrderPlaced, recording_handler
 from tests.runtime.helpers import publish, wait_for_dlq
 
 pytestmark = pytest.mark.nats
-
-
-def recording_handler(handled: list[str]) -> type[object]:
-    @integration_event_handler(OrderPlaced)
-    class Record:
-        async def handle(self, event: OrderPlaced) -> Result[None]:
-            handled.append(event.order_id)
-            return Result.success(None)
-
-    return Record
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:

@@ -20,27 +20,15 @@ import pytest
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from qx.core import Result
-from qx.cqrs import integration_event_handler
 from qx.embedded import EmbeddedNatsServer
 from qx.events import PullStats
 from qx.testing import WorkerHarness
 from qx.worker import WorkerRuntime
 from tests.runtime.conftest import Names, WorkerFactory
-from tests.runtime.events import OrderPlaced
+from tests.runtime.events import OrderPlaced, recording_handler
 from tests.runtime.helpers import publish
 
 pytestmark = pytest.mark.nats
-
-
-def recording_handler(handled: list[str]) -> type[object]:
-    @integration_event_handler(OrderPlaced)
-    class Record:
-        async def handle(self, event: OrderPlaced) -> Result[None]:
-            handled.append(event.order_id)
-            return Result.success(None)
-
-    return Record
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -9,8 +9,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from qx.core import Result
-from qx.cqrs import Mediator, integration_event_handler
+from qx.cqrs import Mediator
 from qx.embedded import EmbeddedNatsServer
 from qx.events import ConsumerSettings, NatsConsumer, NatsPublisher, NatsSettings, event_meta
 from qx.events._registry import EventRegistry
@@ -18,7 +17,7 @@ from qx.exceptions import PublishError
 from qx.testing import WorkerHarness
 from qx.worker import WorkerRuntime
 from tests.runtime.conftest import FAST_RETRY
-from tests.runtime.events import OrderPlaced
+from tests.runtime.events import OrderPlaced, recording_handler
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 
@@ -31,11 +30,7 @@ async def test_server_restart_mid_run_loses_nothing(tmp_path: Path, sig: signal.
     server.start()
     handled: list[str] = []
 
-    @integration_event_handler(OrderPlaced)
-    class Record:
-        async def handle(self, event: OrderPlaced) -> Result[None]:
-            handled.append(event.order_id)
-            return Result.success(None)
+    Record = recording_handler(handled)
 
     registry = EventRegistry()
     registry.register(OrderPlaced)

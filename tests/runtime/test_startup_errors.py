@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from qx.embedded import find_nats_server, free_port
+from qx.embedded import free_port
 from qx.service import EXIT_CONFIG, EXIT_UNAVAILABLE
 
 SERVICE = Path(__file__).resolve().parents[2] / "examples" / "shop_service"
@@ -93,23 +93,14 @@ def test_a_probes_port_in_use_is_named() -> None:
     assert "QX_PROBES_PORT" in done.stderr
 
 
-def test_a_server_without_jetstream_is_said_as_such(tmp_path: Path) -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [find_nats_server(), "-a", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        # A server without auth ignores credentials: they must still never be printed.
-        done = start_worker({"NATS_URL": f"nats://ops:s3cr3t-pw@127.0.0.1:{port}"})
-    finally:
-        server.terminate()
-        server.wait(10)
+def test_a_server_without_jetstream_is_said_as_such(no_jetstream_url: str) -> None:
+    # A server without auth ignores credentials: they must still never be printed.
+    hostport = no_jetstream_url.removeprefix("nats://")
+    done = start_worker({"NATS_URL": f"nats://ops:s3cr3t-pw@{hostport}"})
     assert done.returncode == EXIT_UNAVAILABLE, done.stderr
     assert "Traceback" not in done.stderr
     assert "s3cr3t-pw" not in done.stderr + done.stdout
-    assert f"JetStream is not enabled on the NATS server at nats://ops:***@127.0.0.1:{port}" in (
+    assert f"JetStream is not enabled on the NATS server at nats://ops:***@{hostport}" in (
         done.stderr
     )
 

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 
 from qx import ops
-from qx.core import Result
-from qx.cqrs import Mediator, integration_event_handler
+from qx.cqrs import Mediator
 from qx.events import (
     ConsumerSettings,
     EventRegistry,
@@ -34,7 +33,7 @@ from qx.exceptions import NatsAuthError
 from qx.testing import WorkerHarness
 from qx.transport import provision
 from qx.worker import WorkerRuntime
-from tests.runtime.events import OrderPlaced
+from tests.runtime.events import OrderPlaced, recording_handler
 from tests.security.servers import ConfServer, make_nkey, make_operator, make_tls, running
 
 pytestmark = [pytest.mark.nats, pytest.mark.timeout(90)]
@@ -227,11 +226,7 @@ async def test_without_the_leader_advisory_permission_a_worker_runs_and_warns(
     )
     handled: list[str] = []
 
-    @integration_event_handler(OrderPlaced)
-    class Record:
-        async def handle(self, event: OrderPlaced) -> Result[None]:
-            handled.append(event.order_id)
-            return Result.success(None)
+    Record = recording_handler(handled)
 
     registry = EventRegistry()
     registry.register(OrderPlaced)
