@@ -26,7 +26,6 @@ if TYPE_CHECKING:
         PullStats,
         connect_when_reachable,
         create_nats_connection,
-        leader_elected_subject,
         publish_with_retry,
     )
 
@@ -40,7 +39,6 @@ _TRANSPORT = frozenset(
         "PullStats",
         "connect_when_reachable",
         "create_nats_connection",
-        "leader_elected_subject",
         "publish_with_retry",
     }
 )
@@ -80,7 +78,6 @@ __all__ = [
     "encode_cloudevent",
     "encode_value",
     "event_meta",
-    "leader_elected_subject",
     "lower_keys",
     "parse_envelope",
     "publish_with_retry",
