@@ -52,12 +52,15 @@ pytestmark = [pytest.mark.nats, pytest.mark.timeout(120)]
 DLQ = "QX_DLQ"
 
 
-async def test_restricted_worker_dead_letters_through_the_advisory_path(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["tls+nkey", "mtls+creds"])
+async def test_restricted_worker_dead_letters_through_the_advisory_path(
+    kind: str, tmp_path: Path
+) -> None:
     """The worker's DLQ write fails on the last delivery, so it naks; the server's advisory is
     captured, the worker's advisory consumer fails to record it too while the DLQ refuses
     writes, and once ops restore the DLQ the record is rebuilt from the advisory and the
     exhausted original deleted from the work-queue source, all under the worker's list."""
-    server_ctx, worker_env, ops_env, secrets = secured_server("mtls+creds", tmp_path, False)
+    server_ctx, worker_env, ops_env, secrets = secured_server(kind, tmp_path, False)
     s = consumer_settings(True)
     with server_ctx as server:
         admin = ops_settings(server, ops_env)
