@@ -48,7 +48,7 @@ from qx.ops._dlq import (
     trace_id_of,
 )
 from qx.ops._otel import Telemetry, configure_telemetry, shutdown_telemetry
-from qx.ops._permissions import Permissions, worker_permissions
+from qx.ops._permissions import Permissions, dlq_operator_permissions, worker_permissions
 from qx.ops._probes import ProbeServer, start_probes, start_probes_from_env
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "configure_telemetry",
     "connect",
     "connection",
+    "dlq_operator_permissions",
     "dlq_state",
     "event_id_of",
     "event_type_of",

@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--subjects", required=True)
     parser.add_argument("--log", required=True, type=Path)
     parser.add_argument("--no-provision", action="store_true")
+    parser.add_argument("--dlq-write-patience", type=float, default=60.0)
     args = parser.parse_args()
     out = args.log.open("a", buffering=1)
 
@@ -49,6 +50,7 @@ def main() -> None:
                 ack_wait=5,
                 max_deliver=2,
                 provision=not args.no_provision,
+                dlq_write_patience=args.dlq_write_patience,
             ),
         ),
         registry=registry,
