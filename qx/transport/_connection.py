@@ -30,6 +30,22 @@ log = logging.getLogger("qx.nats")
 _AUTH_REFUSALS = ("authorization violation", "authentication", "user authentication")
 _PERMISSION = "permissions violation"
 
+
+class _BenignTlsEof(logging.Filter):
+    """Drops asyncio's "returning true from eof_received() has no effect when using ssl".
+
+    nats-py upgrades a plain connection to TLS after the server's INFO (``start_tls``); the
+    stream protocol still believes it is plain, so when a TLS server closes the connection
+    asyncio logs that warning on stderr. It is harmless (the connection is closed either way)
+    and would be the first line a user sees from ``qxgen dlq`` over TLS.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("returning true from eof_received()")
+
+
+logging.getLogger("asyncio").addFilter(_BenignTlsEof())
+
 NatsTarget = str | Sequence[str] | NatsSettings | None
 
 
