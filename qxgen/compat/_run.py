@@ -20,6 +20,20 @@ EVENT_REMOVED = Change(
 )
 
 
+def subject_changed(old: str, new: str) -> Change:
+    """Moving an event to another subject breaks both directions whatever its schema: the
+    consumer's filter follows the new subject, so messages already stored (and producers still
+    deployed) on the old one are no longer consumed; a new subject is a new version."""
+    return Change(
+        "SUBJECT_CHANGED",
+        "/x-qx-event/subject",
+        f"{old} → {new}",
+        "messages already in the stream on the old subject, and those producers still send "
+        "there, are no longer consumed; keep the subject and add the move as version N+1",
+        frozenset({"backward", "forward"}),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class EventResult:
     type: str
@@ -108,7 +122,7 @@ def run(
     strict: bool,
 ) -> RunResult:
     result = RunResult(mode, strict)
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str | None, str | None]] = set()
     for label, baseline in baselines:
         for key in sorted(baseline):
             old = baseline[key]
@@ -118,14 +132,15 @@ def run(
                     EventResult(key[0], key[1], old.where, label, Comparison([EVENT_REMOVED]))
                 )
                 continue
-            pair = (_dump(old.schema), _dump(new.schema))
+            pair = (_dump(old.schema), _dump(new.schema), old.subject, new.subject)
             if pair in seen:
                 continue  # the same revision again (--transitive): judged already
             seen.add(pair)
             result.compared += 1
-            result.results.append(
-                EventResult(key[0], key[1], new.where, label, compare(old.schema, new.schema))
-            )
+            comparison = compare(old.schema, new.schema)
+            if old.subject and new.subject and old.subject != new.subject:
+                comparison.changes.insert(0, subject_changed(old.subject, new.subject))
+            result.results.append(EventResult(key[0], key[1], new.where, label, comparison))
     return result
 
 

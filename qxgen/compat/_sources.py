@@ -16,6 +16,7 @@ from qxgen._bundle import Bundler
 from qxgen._loader import check_schema, load_schema_dir, load_schema_file, read_event_spec
 from qxgen.config import GeneratorConfig, find_project_dir, load_config
 from qxgen.errors import ConfigError, QxgenError
+from qxgen.generator import subject_of
 
 EventKey = tuple[str, int]
 
@@ -30,6 +31,7 @@ class EventSchema:
     version: int
     where: str  # the file, as messages show it
     schema: dict[str, Any]
+    subject: str | None = None  # where it is published; None when not known (single files)
 
 
 def schemas_in(
@@ -48,8 +50,9 @@ def schemas_in(
         bundler.add_root(spec.file, name)
     bundle = bundler.bundle()
     where = {(s.type, s.version): s.file.display for s in specs}
+    subjects = {(s.type, s.version): subject_of(s) for s in specs}
     return {
-        key: EventSchema(key[0], key[1], where[key], bundle.standalone(name))
+        key: EventSchema(key[0], key[1], where[key], bundle.standalone(name), subjects[key])
         for key, name in names.items()
     }
 

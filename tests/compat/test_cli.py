@@ -215,6 +215,24 @@ def test_against_dir_and_removed_event(
     assert "orders.order.gone v1" in result.output
 
 
+def test_a_moved_subject_breaks_every_mode_even_with_the_same_schema(project: Path) -> None:
+    moved = {**PLACED, "x-qx-event": {**PLACED["x-qx-event"], "subject": "orders.placed"}}
+    write(project / "schemas" / "placed.json", moved)
+    for mode in ("backward", "forward", "full"):
+        result = invoke("compat", "--against", "HEAD", "--mode", mode)
+        assert result.exit_code == 1, result.output
+        assert (
+            "#/x-qx-event/subject: SUBJECT_CHANGED orders.order.placed.v1 → orders.placed"
+            in result.output
+        )
+    doc = json.loads(invoke("compat", "--against", "HEAD", "--format", "json").output)
+    assert [c["code"] for c in doc["events"][0]["changes"]] == ["SUBJECT_CHANGED"]
+    # The same subject spelled out is no change at all.
+    same = {**PLACED, "x-qx-event": {**PLACED["x-qx-event"], "subject": "orders.order.placed.v1"}}
+    write(project / "schemas" / "placed.json", same)
+    assert invoke("compat", "--against", "HEAD").exit_code == 0
+
+
 def test_generate_refuses_breaking_rewrite(project: Path) -> None:
     first = invoke("generate")
     assert first.exit_code == 0, first.output
