@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -35,13 +34,13 @@ from qx.worker import RetryPolicy, WorkerRuntime
 from tests.runtime.events import OrderPlaced
 from tests.security.servers import make_nkey, make_tls, running
 from tests.security.test_worker_secured import (
-    DURABLE,
     QXGEN,
     ROOT,
     STREAM,
     SUBJECTS,
     clean_env,
     consumer_settings,
+    launch_worker,
     ops_settings,
     secured_server,
     wait_for,
@@ -79,19 +78,8 @@ async def test_restricted_worker_dead_letters_through_the_advisory_path(
             dlq_config.subjects = ["qx.dlq-paused.>"]
             await js.update_stream(dlq_config)
 
-            handled = tmp_path / "handled.log"
-            argv = [sys.executable, "-m", "tests.security.worker_prog", "--no-provision"]
-            argv += ["--stream", STREAM, "--durable", DURABLE, "--subjects", SUBJECTS]
-            argv += ["--log", str(handled), "--dlq-write-patience", "0"]
-            output = tmp_path / "worker.out"
-            with output.open("wb") as sink:
-                proc = subprocess.Popen(
-                    argv,
-                    env=clean_env({"NATS_URL": server.url, **worker_env}),
-                    cwd=ROOT,
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                )
+            flags = ["--no-provision", "--dlq-write-patience", "0"]
+            proc, output, handled = launch_worker(server.url, worker_env, tmp_path, *flags)
             try:
                 publisher = NatsPublisher(nc, source="tests")
                 await publisher.publish(OrderPlaced(order_id="ok-1", total=1))

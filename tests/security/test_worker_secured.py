@@ -110,6 +110,27 @@ async def wait_for(check: Any, output: Path, timeout: float = 30.0) -> None:
         await asyncio.sleep(0.1)
 
 
+def launch_worker(
+    url: str, worker_env: dict[str, str], tmp_path: Path, *flags: str
+) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    """``tests.security.worker_prog`` on ORDERS/billing as its own process, restricted by
+    ``worker_env``'s credentials: (process, its merged output file, its handled log)."""
+    handled = tmp_path / "handled.log"
+    argv = [sys.executable, "-m", "tests.security.worker_prog"]
+    argv += ["--stream", STREAM, "--durable", DURABLE, "--subjects", SUBJECTS]
+    argv += ["--log", str(handled), *flags]
+    output = tmp_path / "worker.out"
+    with output.open("wb") as sink:
+        proc = subprocess.Popen(
+            argv,
+            env=clean_env({"NATS_URL": url, **worker_env}),
+            cwd=ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, output, handled
+
+
 @pytest.mark.parametrize("kind", ["tls+nkey", "mtls+creds"])
 @pytest.mark.parametrize("provisioning", [True, False], ids=["provision", "ops-managed"])
 async def test_restricted_worker_and_dlq_list_on_a_secured_server(
@@ -122,19 +143,8 @@ async def test_restricted_worker_and_dlq_list_on_a_secured_server(
             nc = await create_nats_connection(admin)
             await provision(nc.jetstream(), consumer_settings(True), 16)
             await nc.close()
-        handled = tmp_path / "handled.log"
-        argv = [sys.executable, "-m", "tests.security.worker_prog"]
-        argv += ["--stream", STREAM, "--durable", DURABLE, "--subjects", SUBJECTS]
-        argv += ["--log", str(handled)] + ([] if provisioning else ["--no-provision"])
-        output = tmp_path / "worker.out"
-        with output.open("wb") as sink:
-            proc = subprocess.Popen(
-                argv,
-                env=clean_env({"NATS_URL": server.url, **worker_env}),
-                cwd=ROOT,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
+        flags = [] if provisioning else ["--no-provision"]
+        proc, output, handled = launch_worker(server.url, worker_env, tmp_path, *flags)
         try:
             nc = await create_nats_connection(admin)
             try:
