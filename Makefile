@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-faults lint typecheck pytest demo bench bench-quick generate check-generated compat-check check-asyncapi clean wheels
+.PHONY: setup test test-faults lint typecheck pytest demo bench bench-quick bench-profile generate check-generated compat-check check-asyncapi clean wheels
 
 # Two distributions, both editable: the runtime (qx-nats, root pyproject) and the generator
 # (qxgen, packaging/qxgen/pyproject.toml).
@@ -61,6 +61,12 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/consumer_bench.py --quick
+
+# Where a message's CPU goes, by package (py-spy; collapsed stacks in .qx/profile).
+bench-profile: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/python bench/consumer_bench.py --count 20000 --repeat 1 --systems plain --rates '' \
+		--profile .qx/profile --profile-systems plain,floor,qx
 
 # Both wheels (qx-nats, qxgen) in .qx/wheels/dist, their dependencies in .qx/wheels/deps-*.
 wheels: $(STAMP)
