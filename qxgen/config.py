@@ -192,6 +192,16 @@ def load_config(
     )
 
 
+def event_declarations_in(text: str, pyproject: Path) -> tuple[EventDeclaration, ...]:
+    """The ``[tool.qxgen.events]`` of a pyproject.toml's text (``qxgen compat`` reads it as it
+    was at a git revision); a file that does not parse declares nothing."""
+    try:
+        table = tomllib.loads(text).get("tool", {}).get("qxgen", {}).get("events", {})
+    except tomllib.TOMLDecodeError:
+        return ()
+    return _event_declarations(table, pyproject)
+
+
 def _event_declarations(table: Any, pyproject: Path) -> tuple[EventDeclaration, ...]:
     where = f"{pyproject}: [tool.qxgen.events]"
     if not isinstance(table, dict):

@@ -13,8 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from qxgen._bundle import Bundler
-from qxgen._loader import check_schema, load_schema_dir, load_schema_file, read_event_spec
-from qxgen.config import GeneratorConfig, find_project_dir, load_config
+from qxgen._loader import check_schema, load_schema_dir, load_schema_file, read_event_specs
+from qxgen.config import (
+    EventDeclaration,
+    GeneratorConfig,
+    event_declarations_in,
+    find_project_dir,
+    load_config,
+)
 from qxgen.errors import ConfigError, QxgenError
 from qxgen.generator import subject_of
 
@@ -35,13 +41,20 @@ class EventSchema:
 
 
 def schemas_in(
-    directory: Path, display: str, *, allow_outside: bool = False
+    directory: Path,
+    display: str,
+    *,
+    allow_outside: bool = False,
+    events: tuple[EventDeclaration, ...] = (),
+    pyproject: str = "pyproject.toml",
 ) -> dict[EventKey, EventSchema]:
-    """Every event schema under ``directory``, bundled (self-contained)."""
+    """Every event schema under ``directory``, bundled (self-contained): the files marked with
+    ``x-qx-event`` and those ``events`` (``[tool.qxgen.events]``) declares, as generate sees
+    them."""
     files = load_schema_dir(directory, display)
     for file in files:
         check_schema(file)
-    specs = [spec for f in files if (spec := read_event_spec(f)) is not None]
+    specs = read_event_specs(files, events, pyproject)
     bundler = Bundler(files, directory, display, allow_outside=allow_outside)
     names: dict[EventKey, str] = {}
     for i, spec in enumerate(sorted(specs, key=lambda s: (s.type, s.version, s.file.rel))):
@@ -59,7 +72,11 @@ def schemas_in(
 
 def project_schemas(config: GeneratorConfig) -> dict[EventKey, EventSchema]:
     return schemas_in(
-        config.schemas, config.display(config.schemas), allow_outside=config.allow_external_refs
+        config.schemas,
+        config.display(config.schemas),
+        allow_outside=config.allow_external_refs,
+        events=config.events,
+        pyproject=config.display(config.project_dir / "pyproject.toml"),
     )
 
 
@@ -75,7 +92,13 @@ def checkout_schemas(path: Path) -> dict[EventKey, EventSchema]:
         except ConfigError:
             config = None
         if config is not None and config.schemas.is_dir():
-            return schemas_in(config.schemas, str(config.schemas), allow_outside=True)
+            return schemas_in(
+                config.schemas,
+                str(config.schemas),
+                allow_outside=True,
+                events=config.events,
+                pyproject=str(project / "pyproject.toml"),
+            )
     return schemas_in(path, str(path), allow_outside=True)
 
 
@@ -141,7 +164,26 @@ def schemas_at(config: GeneratorConfig, ref: str) -> dict[EventKey, EventSchema]
         if not directory.is_dir():
             return {}
         display = f"{ref}:{config.display(config.schemas)}"
-        return schemas_in(directory, display, allow_outside=config.allow_external_refs)
+        pyproject = config.project_dir / "pyproject.toml"
+        return schemas_in(
+            directory,
+            display,
+            allow_outside=config.allow_external_refs,
+            events=_declarations_at(top, commit, pyproject),
+            pyproject=f"{ref}:{config.display(pyproject)}",
+        )
+
+
+def _declarations_at(top: Path, commit: str, pyproject: Path) -> tuple[EventDeclaration, ...]:
+    """``[tool.qxgen.events]`` as the project's pyproject.toml had it at ``commit``."""
+    try:
+        rel = pyproject.resolve().relative_to(top.resolve()).as_posix()
+    except ValueError:
+        return ()
+    done = _git(top, "show", f"{commit}:{rel}")
+    if done.returncode != 0:
+        return ()  # no pyproject.toml at that revision: markers only
+    return event_declarations_in(done.stdout.decode("utf-8", "replace"), pyproject)
 
 
 def revisions(config: GeneratorConfig, ref: str) -> list[str]:

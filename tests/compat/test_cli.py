@@ -233,6 +233,43 @@ def test_a_moved_subject_breaks_every_mode_even_with_the_same_schema(project: Pa
     assert invoke("compat", "--against", "HEAD").exit_code == 0
 
 
+DECLARED = {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}
+DECLARING = (
+    '[tool.qxgen]\nschemas = "schemas"\npackage = "svc"\n\n[tool.qxgen.events]\n'
+    '"shipped.json" = {type = "orders.order.shipped", version = 1}\n'
+)
+
+
+def test_events_declared_in_pyproject_are_compared_too(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Not only ``x-qx-event`` markers: a schema collection written by others declares its
+    events in ``[tool.qxgen.events]``, and a breaking edit of one must fail the gate."""
+    (project / "pyproject.toml").write_text(DECLARING)
+    write(project / "schemas" / "shipped.json", DECLARED)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "declared")
+    old = tmp_path_factory.mktemp("old")
+    git(project, "worktree", "add", "-q", str(old / "checkout"), "HEAD")
+    write(
+        project / "schemas" / "shipped.json",
+        {**DECLARED, "properties": {"id": {"type": "integer"}}},
+    )
+    for against in (["--against", "HEAD"], ["--against-dir", str(old / "checkout")]):
+        result = invoke("compat", *against)
+        assert result.exit_code == 1, result.output
+        assert "orders.order.shipped v1 (schemas/shipped.json)" in result.output
+        assert "TYPE_CHANGED" in result.output or "TYPE_NARROWED" in result.output
+    # The subject given in the declaration is the event's subject: moving it breaks.
+    write(project / "schemas" / "shipped.json", DECLARED)
+    (project / "pyproject.toml").write_text(
+        DECLARING.replace("version = 1}", 'version = 1, subject = "orders.shipped"}')
+    )
+    result = invoke("compat", "--against", "HEAD")
+    assert result.exit_code == 1, result.output
+    assert "SUBJECT_CHANGED orders.order.shipped.v1 → orders.shipped" in result.output
+
+
 def test_generate_refuses_breaking_rewrite(project: Path) -> None:
     first = invoke("generate")
     assert first.exit_code == 0, first.output
