@@ -19,35 +19,50 @@ from pathlib import Path
 
 RATE = 997  # samples per second; prime, so it does not beat with periodic work
 
-# (substring of the code's file name, group); first match wins, order matters.
-GROUPS: tuple[tuple[str, str], ...] = (
-    ("/bench/", "bench harness (handler, counting)"),
-    ("/qx/events/", "qx.events"),
-    ("/qx/transport/", "qx.transport"),
-    ("/qx/worker/", "qx.worker"),
-    ("/qx/telemetry/", "qx.telemetry"),
-    ("/qx/cqrs/", "qx.cqrs"),
-    ("/qx/", "qx (di, core, context)"),
-    ("/nats/", "nats-py"),
-    ("/faststream/", "faststream"),
-    ("/fast_depends/", "faststream"),
-    ("/pydantic", "pydantic"),
-    ("/jsonschema", "jsonschema-rs"),
-    ("/dishka/", "dishka (DI)"),
-    ("/opentelemetry/", "opentelemetry API"),
-    ("/asyncio/", "asyncio"),
-    ("uvloop", "asyncio"),
-    ("/selectors.py", "asyncio"),
+REPO = Path(__file__).resolve().parents[1]
+# Code of this repository, by its path relative to the repository root; first prefix wins.
+OWN: tuple[tuple[str, str], ...] = (
+    ("bench/", "bench harness (handler, counting)"),
+    ("qx/events/", "qx.events"),
+    ("qx/transport/", "qx.transport"),
+    ("qx/worker/", "qx.worker"),
+    ("qx/telemetry/", "qx.telemetry"),
+    ("qx/cqrs/", "qx.cqrs"),
+    ("qx/", "qx (di, core, context)"),
 )
+# Installed distributions, by the top-level name after ``site-packages/``.
+INSTALLED: dict[str, str] = {
+    "nats": "nats-py",
+    "faststream": "faststream",
+    "fast_depends": "faststream",
+    "pydantic": "pydantic",
+    "pydantic_core": "pydantic",
+    "jsonschema_rs": "jsonschema-rs",
+    "dishka": "dishka (DI)",
+    "opentelemetry": "opentelemetry API",
+    "uvloop": "asyncio",
+}
 _IMPORT = "_find_and_load"
+_SITE = "site-packages/"
 
 
 def group_of(frame: str) -> str:
-    """The group of one py-spy frame, ``function (path:line)``."""
-    where = frame.rpartition(" (")[2]
-    for part, group in GROUPS:
-        if part in where:
-            return group
+    """The group of one py-spy frame, ``function (path:line)``: installed code by its
+    distribution, this repository's by its package, the rest (stdlib) by module."""
+    path = frame.rpartition(" (")[2].rpartition(":")[0]
+    if _SITE in path:
+        top = path.split(_SITE, 1)[1].split("/", 1)[0]
+        return INSTALLED.get(top, "stdlib and other")
+    try:
+        rel = Path(path).resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        rel = None
+    if rel is not None:
+        for prefix, group in OWN:
+            if rel.startswith(prefix):
+                return group
+    if "/asyncio/" in path or path.endswith("/selectors.py"):
+        return "asyncio"
     return "stdlib and other"
 
 

@@ -151,7 +151,7 @@ async def serve_app(
 
     ``keep_telemetry``: the host starts workers again in this process, so spans and metrics
     are flushed at the end, not shut down (OpenTelemetry providers cannot be installed twice);
-    the host calls ``configure_telemetry().shutdown()`` when it is done."""
+    the host calls ``qx.ops.shutdown_telemetry()`` when it is done."""
     common = load_settings(WorkerSettings)  # QX_LOG_* and every other QX_* before anything starts
     configure_logging(common.log_level, common.log_format)
     # Not callable(): asynccontextmanager objects are callable too (usable as decorators).

@@ -65,7 +65,7 @@ class Reloader:
                 serve_app(
                     self._factory(build, running),
                     service_name=self.config.service,
-                    keep_telemetry=watch,
+                    keep_telemetry=True,  # shut down once, by run()
                 )
             )
             if not watch:
