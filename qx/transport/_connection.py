@@ -175,14 +175,15 @@ async def create_nats_connection(
     target: NatsTarget = None,
     *,
     one_shot: bool = False,
-    on_denied: Callable[[NatsAuthError], None] | None = None,
+    on_denied: Callable[[NatsAuthError], bool | None] | None = None,
 ) -> Client:
     """Connect to a URL, a list of URLs, or ``NatsSettings`` (default: from ``NATS_*``).
 
     A worker reconnects forever: nats-py's default gives up after 60 attempts and then the
     connection is closed for good, and a worker would stop consuming without crashing.
     ``one_shot`` (ops commands) tries each server once and logs nothing: the caller reports.
-    ``on_denied`` hears of each permissions violation (nats-py only times the request out).
+    ``on_denied`` hears of each permissions violation (nats-py only times the request out); when
+    it returns True it has reported the violation itself and the generic warning is skipped.
 
     Raises ``NatsAuthError`` when the server refuses the credentials, ``ConfigurationError``
     for unusable key/TLS files or a failed TLS handshake, and nats-py's ``NoServersError`` /
@@ -203,10 +204,11 @@ async def create_nats_connection(
         del seen[:-5]
         if connecting and explain_failure(s, [exc]) is not None:
             refused.set()
+        handled = False
         if on_denied is not None and (denied := permission_error(s, exc)) is not None:
-            on_denied(denied)
+            handled = bool(on_denied(denied))
         log.log(
-            level,
+            logging.DEBUG if handled else level,  # the handler reported it its own way
             "nats error (%s): %s: %s",
             s.display_url,
             type(exc).__name__,
@@ -267,7 +269,7 @@ async def create_nats_connection(
 async def connect_when_reachable(
     target: NatsTarget = None,
     *,
-    on_denied: Callable[[NatsAuthError], None] | None = None,
+    on_denied: Callable[[NatsAuthError], bool | None] | None = None,
 ) -> Client:
     """The first connection of a long-running process (worker, outbox relay), retried until
     a server answers: one started before its server (or during an outage) waits instead of

@@ -171,6 +171,7 @@ class NatsConsumer:
         self._fetch_errors = 0  # consecutive server errors on the main consumer (deleted, ...)
         self._adv_errors = 0  # the same for the advisory consumer; never affects readiness
         self._denied: NatsAuthError | None = None  # a permissions violation seen while starting
+        self._leader_watch_refused = False
         # Read back from the server after binding: it is the source of truth when streams are
         # managed by ops (provision=False).
         # defaults until resolved
@@ -265,16 +266,21 @@ class NatsConsumer:
                 raise self._denied from exc
             raise
 
-    def _on_denied(self, denied: NatsAuthError) -> None:
+    def _on_denied(self, denied: NatsAuthError) -> bool:
+        """True when reported here (the refused leader watch): nats-py re-subscribes on every
+        reconnect, so it is refused again each time and warned about once."""
         if _LEADER_WATCH in str(denied).lower():
             # Optional: without it a consumer leader change is noticed by the 409 or, when
             # that is lost, by two missed heartbeats. Worth a warning, not a refusal.
-            log.warning(
-                "%s; consumer leader changes will be noticed late (up to two idle heartbeats)",
-                denied,
-            )
-            return
+            if not self._leader_watch_refused:
+                self._leader_watch_refused = True
+                log.warning(
+                    "%s; consumer leader changes will be noticed late (up to two idle heartbeats)",
+                    denied,
+                )
+            return True
         self._denied = denied
+        return False
 
     def _start_is_hopeless(self) -> bool:
         """No retry helps: a permission was refused, or the server runs without JetStream."""

@@ -23,7 +23,8 @@ the batch is full or the timeout hits (§8). ``nats-core``, the lean client that
   The server's ``CONSUMER.LEADER_ELECTED`` advisory for this durable is watched on the same
   connection as a second signal: whichever of the two arrives first re-sends the requests to
   the new leader at once; the other, arriving within ``LEADER_SETTLE`` seconds, is the same
-  change and is ignored (re-sending twice would ask for up to twice the window).
+  change and is ignored (re-sending twice would ask for up to twice the window), unless the
+  advisory names yet another leader.
 
 This module keeps the counts and talks to the server; ``NatsConsumer.consume()`` runs the
 control loop around it and owns recovery (re-bind, new connection).
@@ -74,6 +75,7 @@ class PullStats:
     other_status: int = 0
     missed_heartbeats: int = 0
     leader_changes: int = 0  # from a 409 Leadership Change or a LEADER_ELECTED advisory
+    leader: str = ""  # the consumer's leader as the last LEADER_ELECTED advisory named it
     resets: int = 0  # credit reset after a reconnect, a missed heartbeat or an error status
     last_status: str = ""
 
@@ -123,6 +125,7 @@ class ContinuousPull:
         self._sub: Subscription | None = None
         self._leader_sub: Subscription | None = None
         self._leader_changed_at = float("-inf")
+        self._leader: str | None = None
         self._reconnects = 0
         self._wake: Callable[[], None] = _nothing
         self._paused_until = 0.0
@@ -175,9 +178,12 @@ class ContinuousPull:
     async def attach(self, nc: Client) -> None:
         """Subscribe the inbox on ``nc`` (again, after a new connection) and reset credit."""
         await self.detach(drain=False)
-        self._nc = nc
         self._sub = await nc.subscribe(nc.new_inbox(), cb=self._on_msg)
-        self._leader_sub = await nc.subscribe(self.leader_subject, cb=self._on_leader_elected)
+        try:
+            self._leader_sub = await nc.subscribe(self.leader_subject, cb=self._on_leader_elected)
+        except Exception as exc:  # optional: leader changes are then noticed by heartbeats
+            log.warning("not watching consumer leader changes (%s: %s)", type(exc).__name__, exc)
+        self._nc = nc  # last: a failed subscribe leaves the pull unattached, tried again
         self._reconnects = nc.stats.get("reconnects", 0)
         self.problem = None
         self.reset("subscribed")
@@ -326,14 +332,26 @@ class ContinuousPull:
         leader = "?"
         with contextlib.suppress(ValueError, AttributeError):
             leader = str(json.loads(msg.data).get("leader") or "?")
-        self._leader_changed(f"consumer leader elected: {leader}")
+        self._leader_changed(f"consumer leader elected: {leader}", leader)
 
-    def _leader_changed(self, why: str) -> None:
-        """The open requests died with the old leader: ask the new one at once."""
+    def _leader_changed(self, why: str, leader: str | None = None) -> None:
+        """The open requests died with the old leader: ask the new one at once.
+
+        One change sends two signals, a 409 (no leader named) and the advisory (naming the new
+        leader), in either order: within ``LEADER_SETTLE`` the second is ignored. An advisory
+        naming another leader than the one already seen in that window is a second change.
+        """
         now = time.monotonic()
+        if leader is not None:
+            self.stats.leader = leader
         if now - self._leader_changed_at < LEADER_SETTLE:
-            return  # the other signal of the same change
+            if leader is None:
+                return  # a 409 of the change just handled
+            if self._leader is None or leader == self._leader:
+                self._leader = leader  # the advisory of the change a 409 started
+                return
         self._leader_changed_at = now
+        self._leader = leader  # None when a 409 started it: its advisory names the leader
         self.stats.leader_changes += 1
         self._paused_until = 0.0
         log.info("consumer leader changed (%s); re-sending pull requests", why)

@@ -23,6 +23,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from qx.embedded import EmbeddedNatsServer
 from qx.events import PullStats
 from qx.testing import WorkerHarness
+from qx.transport import _pull as pull_module
 from qx.worker import WorkerRuntime
 from tests.runtime.conftest import Names, WorkerFactory
 from tests.runtime.events import OrderPlaced, recording_handler
@@ -90,12 +91,15 @@ async def test_a_404_on_the_inbox_ends_nothing(
 
 
 async def test_leader_change_advisory_and_its_409_re_send_the_pull_once(
-    make_worker: WorkerFactory, nc: Client, names: Names
+    make_worker: WorkerFactory, nc: Client, names: Names, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A consumer leader change (single server: the advisory and the 409 the cluster would
     send are published by the test) re-sends the requests at once; its second signal is the
-    same change and asks for nothing more. The real step-down is a make test-faults scenario.
+    same change and asks for nothing more, unless it names yet another leader. The real
+    step-down is a make test-faults scenario.
     """
+    # Every signal below counts as "within the settle time", however slow the machine is.
+    monkeypatch.setattr(pull_module, "LEADER_SETTLE", 60.0)
     handled: list[str] = []
     worker = make_worker([recording_handler(handled)], pull_expires=30.0, idle_heartbeat=5.0)
     async with WorkerHarness(worker) as h:
@@ -105,17 +109,26 @@ async def test_leader_change_advisory_and_its_409_re_send_the_pull_once(
         # The server learns of both subscriptions in order: once a ping round-trips they stand.
         await worker.consumer.nc.flush()
         requests = stats(worker).requests
-        advisory = {"type": "io.nats.jetstream.advisory.v1.consumer_leader_elected", "leader": "n2"}
-        await nc.publish(
-            f"$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.{names.stream}.{names.durable}",
-            json.dumps(advisory).encode(),
-        )
+        subject = f"$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.{names.stream}.{names.durable}"
+
+        async def elected(leader: str) -> None:
+            kind = "io.nats.jetstream.advisory.v1.consumer_leader_elected"
+            await nc.publish(subject, json.dumps({"type": kind, "leader": leader}).encode())
+
+        await elected("n2")
         await until(lambda: stats(worker).leader_changes == 1 and stats(worker).requests > requests)
         after_advisory = stats(worker).requests
         await nc.publish(inbox, b"", headers={"Status": "409", "Description": "Leadership Change"})
         await until(lambda: stats(worker).conflicts == 1)
         assert stats(worker).leader_changes == 1
         assert stats(worker).requests == after_advisory  # the 409 of the same change: no re-send
+        # The same advisory again is the same change; another leader within the settle time
+        # is a second one (a flapping leader). Advisories arrive in order: once n3 is seen,
+        # the repeated n2 was handled before it.
+        await elected("n2")
+        await elected("n3")
+        await until(lambda: stats(worker).leader == "n3")
+        assert stats(worker).leader_changes == 2
         await publish(nc, names.prefix, OrderPlaced(order_id="after-change", total=1))
         await h.wait_settled(1)
     assert handled == ["after-change"]
