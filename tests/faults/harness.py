@@ -258,10 +258,22 @@ class Report:
         ).rstrip()
 
 
-async def dlq_records(nc: Client, dlq_stream: str = "QX_DLQ") -> list[DlqRecord]:
-    with contextlib.suppress(ops.DlqStreamNotFoundError):
-        return await ops.list_records(nc, dlq_stream)
-    return []
+async def dlq_records(
+    nc: Client, dlq_stream: str = "QX_DLQ", patience: float = 60.0
+) -> list[DlqRecord]:
+    """Every DLQ record, for the final accounting. Right after a node was killed and restarted
+    the JetStream API can time out while the cluster settles (a 5 s STREAM.INFO timeout was
+    seen once): asked again until it answers, within ``patience``."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with contextlib.suppress(ops.DlqStreamNotFoundError):
+                return await ops.list_records(nc, dlq_stream)
+            return []
+        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 def account(
