@@ -25,6 +25,7 @@ from tests.faults.harness import (
     handled_lines,
     provision_stream,
     publish_steadily,
+    settled_api,
     wait_until,
 )
 
@@ -54,8 +55,17 @@ async def leader_of(nc: Client, stream: str, durable: str | None = None) -> str:
 
 
 async def replicas_of(nc: Client, stream: str, durable: str | None = None) -> int:
+    """Replicas of a stream or consumer; 0 while the cluster cannot say (a replica change in
+    progress reports no cluster info for a moment, and the API may time out meanwhile)."""
     js = nc.jetstream()
-    info: Any = await js.consumer_info(stream, durable) if durable else await js.stream_info(stream)
+    try:
+        info: Any = (
+            await js.consumer_info(stream, durable) if durable else await js.stream_info(stream)
+        )
+    except (nats.js.errors.APIError, nats.errors.TimeoutError):
+        return 0
+    if info.cluster is None:
+        return 0
     return 1 + len(info.cluster.replicas or [])
 
 
@@ -106,14 +116,15 @@ async def test_dlq_leader_down_while_poison_exhausts(cluster: Cluster, tmp_path:
     log = tmp_path / "handled.log"
     nc = await connect(cluster.url)
     await provision_stream(nc, "FAULTS", "faults.>", replicas=3)
-    replicas = {
-        "dlq": await replicas_of(nc, SETTINGS.dlq_stream),
-        "advisories": await replicas_of(nc, SETTINGS.advisory_stream),
-        "advisory_consumer": await replicas_of(
-            nc, SETTINGS.advisory_stream, SETTINGS.advisory_durable
-        ),
-    }
-    assert replicas == {"dlq": 3, "advisories": 3, "advisory_consumer": 3}
+
+    async def dlq_parts_r3() -> bool:
+        return (
+            await replicas_of(nc, SETTINGS.dlq_stream),
+            await replicas_of(nc, SETTINGS.advisory_stream),
+            await replicas_of(nc, SETTINGS.advisory_stream, SETTINGS.advisory_durable),
+        ) == (3, 3, 3)
+
+    await wait_until(dlq_parts_r3, 30, "DLQ, advisory stream and consumer provisioned at R3")
     poison = [f"fail-{i}" for i in range(60)]
     valid = [f"d-{i}" for i in range(300)]
     mixed = [x for pair in zip(valid[:60], poison, strict=True) for x in pair] + valid[60:]
@@ -164,10 +175,13 @@ async def test_an_r1_dlq_is_raised_with_its_source_stream(cluster: Cluster) -> N
             await replicas_of(nc, parts[1], SETTINGS.advisory_durable),
         )
 
-    assert await replicas() == (1, 1, 1)
-    info = await js.stream_info("FAULTS")
+    async def r1() -> bool:
+        return await replicas() == (1, 1, 1)
+
+    await wait_until(r1, 30, "DLQ, advisory stream and consumer at R1")
+    info = await settled_api(lambda: js.stream_info("FAULTS"), "FAULTS info")
     info.config.num_replicas = 3
-    await js.update_stream(info.config)
+    await settled_api(lambda: js.update_stream(info.config), "FAULTS to R3")
     await provision_stream(nc, "FAULTS", "faults.>", replicas=1)  # a worker starting again
 
     async def raised() -> bool:

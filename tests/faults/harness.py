@@ -13,9 +13,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import nats
 import nats.errors
@@ -35,6 +36,9 @@ RESULTS: list[Report] = []  # printed by conftest at the end of the session
 
 
 # -- servers -------------------------------------------------------------------------------------
+
+
+T = TypeVar("T")
 
 
 class ClusterNode:
@@ -256,6 +260,19 @@ class Report:
             f"dup-handled={self.duplicate_handlings} dup-records={self.duplicate_records} "
             f"{self.seconds:.1f}s {extra}"
         ).rstrip()
+
+
+async def settled_api(call: Callable[[], Awaitable[T]], what: str, patience: float = 30.0) -> T:
+    """A JetStream API call made again while the cluster settles (timeouts, 503), so the
+    scenario tests the worker and not one request's luck."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return await call()
+        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as exc:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: no answer in {patience}s ({exc!r})") from exc
+            await asyncio.sleep(0.5)
 
 
 async def dlq_records(
