@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from nats.aio.client import Client
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -185,19 +185,21 @@ class Relay:
             log.info("relay %s removed %d sent outbox rows, %d inbox rows", self.name, *removed)
         return removed
 
+    def _next_batch(self) -> Select[Any]:
+        """The oldest pending rows, up to a batch (each dialect adds how it claims them)."""
+        return (
+            select(*_COLUMNS)
+            .where(_t.sent_at.is_(None))
+            .order_by(_t.id)
+            .limit(self.settings.batch_size)
+        )
+
     # -- PostgreSQL: SKIP LOCKED --------------------------------------------------------
 
     async def _relay_postgresql(self) -> int:
         async with self.engine.connect() as conn, conn.begin():
-            rows = (
-                await conn.execute(
-                    select(*_COLUMNS)
-                    .where(_t.sent_at.is_(None))
-                    .order_by(_t.id)
-                    .limit(self.settings.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            next_batch = self._next_batch().with_for_update(skip_locked=True)
+            rows = (await conn.execute(next_batch)).all()
             if not rows:
                 return 0
             rows = await self._oldest_per_key(conn, rows)
@@ -254,14 +256,7 @@ class Relay:
         if not await self._hold_lease():
             return 0
         async with self.engine.connect() as conn, conn.begin():
-            rows = (
-                await conn.execute(
-                    select(*_COLUMNS)
-                    .where(_t.sent_at.is_(None))
-                    .order_by(_t.id)
-                    .limit(self.settings.batch_size)
-                )
-            ).all()
+            rows = (await conn.execute(self._next_batch())).all()
         if not rows:
             return 0
         outcome = await self._publish(rows)

@@ -3,9 +3,10 @@
 Hand-rolled because nats-py 2.16's ``_parse_header_lines`` tests every character of every
 header name with a Python generator (``any(c.isspace() for c in key)``): ~20 µs for the dozen
 headers of a CloudEvents message with a ``traceparent``, more than all of qx's own decoding
-(bench/). This parser keeps nats-py's rules exactly (same splitting, stripping, decoding and
-skipping; tests/unit/test_fast_headers.py checks it against nats-py's own function with
-generated input) and does the whitespace test with one regular-expression search.
+(bench/). This parser keeps nats-py's rules exactly (``_headers.header_fields``, the one
+definition of a header line, shared with the stored-block reader; tests/unit/test_fast_headers.py
+checks it against nats-py's own function with generated input) and does the whitespace test
+with one regular-expression search.
 
 Only plain header blocks take this path. Status messages (``NATS/1.0 408 ...``) go to
 nats-py's own code, and nothing is installed when nats-py uses ``fast_mail_parser``.
@@ -13,38 +14,22 @@ nats-py's own code, and nothing is installed when nats-py uses ``fast_mail_parse
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nats.aio.client as nats_client
 from nats.aio.client import Client
 
+from qx.transport._headers import header_fields
+
 _CRLF = b"\r\n"
 _PREFIX_LEN = len(b"NATS/1.0")
 _SPACE = 32
-# str.isspace() for the ASCII characters a decoded header name can hold.
-_WHITESPACE = re.compile(r"[\t\n\x0b\x0c\r\x1c-\x1f ]")
 
 
 def parse_header_lines(raw: bytes) -> dict[str, str]:
     """``Name: Value`` lines -> dict, exactly as nats-py's ``Client._parse_header_lines``."""
-    out: dict[str, str] = {}
-    search = _WHITESPACE.search
-    for line in raw.split(_CRLF):
-        if not line:
-            continue
-        name, sep, value = line.partition(b":")
-        if not sep:
-            continue
-        try:
-            key = name.strip().decode("ascii")
-        except UnicodeDecodeError:
-            continue
-        if search(key):
-            continue
-        out[key] = value.strip().decode("utf-8", "replace")
-    return out
+    return dict(header_fields(raw.split(_CRLF)))
 
 
 HeaderProcessor = Callable[[bytes], Awaitable[dict[str, str] | None]]
